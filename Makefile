@@ -1,0 +1,52 @@
+# One command to run the app, one to run the tests (see README "Quick start").
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test setup setup-dev lint format migrate demo worker bench clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(VENV)/bin/python
+	$(PIP) install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
+	$(PIP) install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime
+
+.env:
+	cp .env.example .env
+
+setup: $(VENV)/.runtime .env
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py demo
+
+setup-dev: $(VENV)/.dev
+
+## Set up, create the demo data, then serve http://$(HOST):$(PORT) with a Celery worker + beat.
+run: setup
+	@trap 'kill 0' EXIT INT TERM; \
+	$(VENV)/bin/celery -A cerisepro worker --beat --loglevel INFO --concurrency 1 & \
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+## Set up and run the whole test suite.
+test: setup-dev
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: setup-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup-dev
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf var/ .pytest_cache

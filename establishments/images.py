@@ -1,0 +1,67 @@
+"""Checks and re-encodes uploaded logos and stamps.
+
+The file name and the declared content type are ignored: only what Pillow decodes counts. The image
+is re-encoded so that metadata, trailing data and anything else hidden in the upload is dropped.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.utils.translation import gettext as _
+from PIL import Image, UnidentifiedImageError
+
+ACCEPTED_FORMATS = {"PNG": "png", "JPEG": "jpg"}
+
+
+def _refuse(message: str) -> ValidationError:
+    return ValidationError(message, code="invalid_image")
+
+
+def _open_checked(data: bytes) -> Image.Image:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            if image.format not in ACCEPTED_FORMATS:
+                raise _refuse(_("Seules les images PNG et JPEG sont acceptées."))
+            width, height = image.size
+            if width * height > settings.IMAGE_MAX_PIXELS:
+                raise _refuse(
+                    _("L'image est trop grande (%(w)s × %(h)s pixels) : %(max)s millions de pixels au plus.")
+                    % {"w": width, "h": height, "max": settings.IMAGE_MAX_PIXELS // 1_000_000}
+                )
+            image.load()  # decodes every pixel: a truncated file fails here
+    except ValidationError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise _refuse(_("L'image est trop grande : elle ne peut pas être traitée.")) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        raise _refuse(
+            _("Ce fichier n'est pas une image PNG ou JPEG lisible (fichier endommagé ou d'un autre type).")
+        ) from None
+    return image
+
+
+def sanitize_image(upload) -> ContentFile:
+    """Return a freshly encoded copy of an uploaded PNG or JPEG, or raise a French ValidationError."""
+    if upload.size > settings.IMAGE_MAX_BYTES:
+        raise _refuse(
+            _("Le fichier est trop lourd (%(size)s Mo) : 2 Mo au plus.")
+            % {"size": f"{upload.size / 1024 / 1024:.1f}".replace(".", ",")}
+        )
+    data = upload.read()
+    image = _open_checked(data)
+    extension = ACCEPTED_FORMATS[image.format]
+    output = io.BytesIO()
+    if extension == "png":
+        if image.mode not in ("RGB", "RGBA", "L", "LA", "P"):
+            image = image.convert("RGBA")
+        image.save(output, format="PNG", optimize=True)
+    else:
+        image.convert("RGB").save(output, format="JPEG", quality=90)
+    return ContentFile(output.getvalue(), name=f"image.{extension}")

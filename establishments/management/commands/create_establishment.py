@@ -1,0 +1,53 @@
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from establishments.services import establishment_create
+
+
+class Command(BaseCommand):
+    help = "Register an establishment and, optionally, its first administrator."
+
+    def add_arguments(self, parser):
+        parser.add_argument("uai")
+        parser.add_argument("name")
+        parser.add_argument("--email", required=True)
+        parser.add_argument("--admin-username")
+        parser.add_argument("--admin-password")
+
+    def handle(self, *args, uai, name, email, admin_username, admin_password, **options):
+        if admin_password and not admin_username:
+            raise CommandError("--admin-password needs --admin-username")
+        try:
+            establishment = establishment_create(
+                uai=uai,
+                name=name,
+                email=email,
+                admin_username=admin_username,
+                admin_password=admin_password,
+            )
+        except ValidationError as error:
+            raise CommandError(_one_line(error)) from None
+        self.stdout.write(f"Created establishment {establishment.uai} ({establishment.name})")
+        if admin_username:
+            self.stdout.write(f"Created administrator {admin_username}")
+
+
+ENGLISH = {
+    "uai_format": "UAI must be 7 digits followed by a letter",
+    "uai_key": "UAI check letter is wrong",
+    "unique": "already exists",
+    "invalid": "is invalid",
+    "required": "is required",
+    "blank": "is required",
+}
+
+
+def _one_line(error: ValidationError) -> str:
+    """An English one-line summary of a model validation error, for operators."""
+    by_field = error.error_dict if hasattr(error, "error_dict") else {"": error.error_list}
+    parts = [
+        f"{field} {ENGLISH.get(item.code, item.code or 'is invalid')}".strip()
+        for field, errors in by_field.items()
+        for item in errors
+    ]
+    return "; ".join(parts)

@@ -1,0 +1,131 @@
+"""Shared fixtures: a test establishment with one user per role, an outsider, and staff.
+
+Tests that need PostgreSQL, Redis or a browser call :func:`require_service`: outside CI they skip
+when the service is missing; under ``CI=true`` they fail, so CI can never go green without them.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from establishments.models import Role
+
+from .factories import EstablishmentFactory, StaffFactory, UserFactory
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+SAMPLES_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "samples" / "siecle"
+
+
+def require_service(name: str, available: bool, why: str) -> None:
+    if available:
+        return
+    message = f"{name} is required: {why}"
+    if IN_CI:
+        pytest.fail(f"{message} (CI=true: failing instead of skipping)")
+    pytest.skip(message)
+
+
+def tcp_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def require_postgres():
+    require_service(
+        "PostgreSQL",
+        connection.vendor == "postgresql",
+        f"set DATABASE_URL=postgres://… (the test runs on {connection.vendor})",
+    )
+
+
+@pytest.fixture
+def redis_url():
+    url = os.environ.get("REDIS_URL") or os.environ.get("CELERY_BROKER_URL", "")
+    if not url.startswith("redis://"):
+        url = "redis://127.0.0.1:6379/15"
+    host_port = url.split("//", 1)[1].split("/", 1)[0]
+    host, _, port = host_port.rpartition("@")[2].partition(":")
+    require_service("Redis", tcp_open(host or "127.0.0.1", int(port or 6379)), f"no server at {url}")
+    return url
+
+
+@pytest.fixture
+def samples_dir():
+    require_service("shared/samples/siecle", SAMPLES_DIR.is_dir(), f"{SAMPLES_DIR} is missing")
+    return SAMPLES_DIR
+
+
+@pytest.fixture
+def establishment(db):
+    return EstablishmentFactory(uai="0750654D", name="Lycée professionnel Henri-IV")
+
+
+@pytest.fixture
+def other_establishment(db):
+    return EstablishmentFactory(uai="0750655E", name="Lycée Louis-le-Grand")
+
+
+@pytest.fixture
+def admin_user(establishment):
+    return UserFactory(username="admin", establishment=establishment, role=Role.ADMINISTRATOR)
+
+
+@pytest.fixture
+def principal(establishment):
+    return UserFactory(username="chef", establishment=establishment, role=Role.PRINCIPAL)
+
+
+@pytest.fixture
+def teacher(establishment):
+    return UserFactory(username="prof", establishment=establishment, role=Role.TEACHER)
+
+
+@pytest.fixture
+def student_user(establishment):
+    return UserFactory(username="eleve", establishment=establishment, role=Role.STUDENT)
+
+
+@pytest.fixture
+def outsider(other_establishment):
+    """The administrator of another establishment."""
+    return UserFactory(username="autre", establishment=other_establishment, role=Role.ADMINISTRATOR)
+
+
+@pytest.fixture
+def staff_user(db):
+    return StaffFactory(username="support")
+
+
+@pytest.fixture
+def personas(admin_user, principal, teacher, student_user, outsider, staff_user):
+    return {
+        "anonymous": None,
+        "administrator": admin_user,
+        "principal": principal,
+        "teacher": teacher,
+        "student": student_user,
+        "outsider": outsider,
+        "staff": staff_user,
+    }
+
+
+@pytest.fixture
+def client_for(client):
+    """``client_for(user)`` returns the test client logged in as that user (or anonymous)."""
+
+    def login(user):
+        client.logout()
+        if user is not None:
+            client.force_login(user)
+        return client
+
+    return login

@@ -1,0 +1,111 @@
+"""Every URL of the project × every persona → the expected status.
+
+Adding a URL without an entry here fails ``test_every_url_has_an_entry``: a page cannot ship
+without its tenancy being pinned. A stranger gets 404, a member without the role 403.
+"""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.files.base import ContentFile
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from PIL import Image
+
+PERSONAS = ("anonymous", "administrator", "principal", "teacher", "student", "outsider", "staff")
+
+
+def _statuses(anonymous, administrator, principal, teacher, student, outsider, staff):
+    return dict(
+        zip(PERSONAS, (anonymous, administrator, principal, teacher, student, outsider, staff), strict=True)
+    )
+
+
+# Settings tabs: administrator and principal read; others are refused.
+SETTINGS_GET = _statuses(302, 200, 200, 403, 403, 404, 404)
+# Writes with an empty form: the administrator gets the form back with errors (400).
+ADMIN_WRITE = _statuses(302, 400, 403, 403, 403, 404, 404)
+MEMBERS_GET = _statuses(302, 200, 200, 200, 200, 404, 404)
+
+
+def no_kwargs(ctx):
+    return {}
+
+
+def uai_kwargs(ctx):
+    return {"uai": ctx["establishment"].uai}
+
+
+# name → (kwargs builder, GET statuses, POST statuses or None when the URL takes no POST)
+MATRIX = {
+    "home": (no_kwargs, _statuses(302, 302, 302, 302, 302, 302, 302), None),
+    "login": (no_kwargs, _statuses(200, 200, 200, 200, 200, 200, 200), None),
+    "logout": (no_kwargs, _statuses(405, 405, 405, 405, 405, 405, 405), None),
+    "password_change": (no_kwargs, _statuses(302, 200, 200, 200, 200, 200, 200), None),
+    "password_change_done": (no_kwargs, _statuses(302, 200, 200, 200, 200, 200, 200), None),
+    "establishment-home": (uai_kwargs, MEMBERS_GET, None),
+    "settings": (uai_kwargs, _statuses(302, 302, 302, 403, 403, 404, 404), None),
+    "settings-details": (uai_kwargs, SETTINGS_GET, ADMIN_WRITE),
+    "settings-logo": (uai_kwargs, SETTINGS_GET, _statuses(302, 404, 403, 403, 403, 404, 404)),
+    "settings-transfers": (uai_kwargs, SETTINGS_GET, _statuses(302, 400, 400, 403, 403, 404, 404)),
+    "establishment-image": (
+        lambda ctx: {"uai": ctx["establishment"].uai, "kind": "logo"},
+        MEMBERS_GET,
+        None,
+    ),
+}
+
+
+def project_url_names(resolver=None, namespace=""):
+    """Every named URL of the project, the Django admin's excepted (it is staff-only as a whole)."""
+    names = set()
+    for pattern in (resolver or get_resolver()).url_patterns:
+        if isinstance(pattern, URLResolver):
+            if pattern.namespace == "admin":
+                continue
+            names |= project_url_names(pattern, pattern.namespace or namespace)
+        elif isinstance(pattern, URLPattern):
+            assert pattern.name, f"URL {pattern.pattern} has no name: name it and add it to MATRIX"
+            names.add(f"{namespace}:{pattern.name}" if namespace else pattern.name)
+    return names
+
+
+def test_every_url_has_an_entry():
+    assert project_url_names() == set(MATRIX)
+
+
+@pytest.fixture
+def ctx(establishment):
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(buffer, format="PNG")
+    establishment.logo.save("logo.png", ContentFile(buffer.getvalue()))
+    return {"establishment": establishment}
+
+
+def _cases(method):
+    for name, (_kwargs, get_statuses, post_statuses) in MATRIX.items():
+        statuses = get_statuses if method == "get" else post_statuses
+        if statuses:
+            for persona in PERSONAS:
+                yield pytest.param(name, persona, statuses[persona], id=f"{method}-{name}-{persona}")
+
+
+@pytest.mark.parametrize("name,persona,expected", list(_cases("get")))
+def test_get(name, persona, expected, personas, client_for, ctx):
+    url = reverse(name, kwargs=MATRIX[name][0](ctx))
+    response = client_for(personas[persona]).get(url)
+    assert response.status_code == expected
+
+
+@pytest.mark.parametrize("name,persona,expected", list(_cases("post")))
+def test_post(name, persona, expected, personas, client_for, ctx):
+    url = reverse(name, kwargs=MATRIX[name][0](ctx))
+    response = client_for(personas[persona]).post(url, {})
+    assert response.status_code == expected
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_the_django_admin_is_for_technical_staff_only(persona, personas, client_for):
+    response = client_for(personas[persona]).get(reverse("admin:index"))
+    assert response.status_code == (200 if persona == "staff" else 302)
