@@ -13,6 +13,8 @@ from django.core.files.base import ContentFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from PIL import Image
 
+from .factories import PassportEntryFactory, SiecleImportFactory, StudentFactory
+
 PERSONAS = ("anonymous", "administrator", "principal", "teacher", "student", "outsider", "staff")
 
 
@@ -76,11 +78,18 @@ def test_every_url_has_an_entry():
 
 
 @pytest.fixture
-def ctx(establishment):
+def ctx(establishment, student_user, teacher):
+    """Objects the URLs point to, all belonging to the test establishment."""
     buffer = io.BytesIO()
     Image.new("RGB", (8, 8), "red").save(buffer, format="PNG")
     establishment.logo.save("logo.png", ContentFile(buffer.getvalue()))
-    return {"establishment": establishment}
+    student = StudentFactory(establishment=establishment, user=student_user)
+    return {
+        "establishment": establishment,
+        "student": student,
+        "entry": PassportEntryFactory(student=student, author=teacher),
+        "siecle_import": SiecleImportFactory(establishment=establishment),
+    }
 
 
 def _cases(method):

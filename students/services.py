@@ -1,0 +1,377 @@
+"""Business rules of the students app: applying a SIECLE export to an establishment.
+
+The import works on the whole establishment at once with a bounded number of queries: one read of
+the establishment's students, then bulk inserts, bulk updates and set-based deactivations in
+batches, whatever the size of the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from establishments.models import Establishment, User
+
+from .mef import diploma_of
+from .models import Origin, SiecleImport, Student
+from .siecle import SiecleExport, SiecleFileError, SiecleStudent, read_nomenclature, read_student_file
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 1000
+# Student fields a SIECLE file sets; compared to decide whether a student changed.
+SYNCED_FIELDS = (
+    "ine",
+    "siecle_id",
+    "last_name",
+    "first_name",
+    "birth_date",
+    "class_code",
+    "mef_code",
+    "mef_label",
+    "diploma_level",
+    "diploma_specialite",
+)
+
+
+class ImportRefused(SiecleFileError):
+    """The file is valid but may not be applied as it is (other school, mass deactivation…)."""
+
+
+@dataclass
+class ImportPlan:
+    """What applying an export would do, computed without writing anything."""
+
+    export: SiecleExport
+    active_before: int
+    today: date
+    creations: list[SiecleStudent] = field(default_factory=list)
+    updates: list[tuple[Student, dict[str, Any]]] = field(default_factory=list)
+    reactivations: list[Student] = field(default_factory=list)
+    deactivations: list[Student] = field(default_factory=list)
+    unchanged: int = 0
+
+    @property
+    def updated(self) -> int:
+        return len(self.updates) - len(self.reactivations)
+
+    @property
+    def created_already_left(self) -> int:
+        return sum(1 for student in self.creations if student.has_left(self.today))
+
+    @property
+    def is_mass_deactivation(self) -> bool:
+        return self.active_before > 0 and len(self.deactivations) * 2 > self.active_before
+
+    @property
+    def changes_anything(self) -> bool:
+        return bool(self.creations or self.updates or self.deactivations)
+
+
+def file_sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _student_values(row: SiecleStudent, labels: dict[str, str], current: Student | None) -> dict[str, Any]:
+    diploma = diploma_of(row.mef_code)
+    label = labels.get(row.mef_code) or (
+        current.mef_label if current and current.mef_code == row.mef_code else ""
+    )
+    return {
+        "ine": row.ine,
+        "siecle_id": row.siecle_id,
+        "last_name": row.last_name,
+        "first_name": row.first_name,
+        "birth_date": row.birth_date,
+        "class_code": row.class_code,
+        "mef_code": row.mef_code,
+        "mef_label": label,
+        "diploma_level": diploma.level if diploma else "",
+        "diploma_specialite": diploma.specialite if diploma else "",
+    }
+
+
+def plan_import(
+    establishment: Establishment, export: SiecleExport, *, now: datetime, labels: dict[str, str] | None = None
+) -> ImportPlan:
+    """Compare the export with the establishment's students (one query) and list the changes."""
+    labels = labels or {}
+    today = timezone.localtime(now).date()
+    students = list(establishment.students.all())
+    by_ine = {s.ine: s for s in students if s.ine}
+    by_siecle_id = {s.siecle_id: s for s in students if s.siecle_id}
+    plan = ImportPlan(export=export, active_before=sum(1 for s in students if s.is_active), today=today)
+    seen: set[int] = set()
+    for row in export.students:
+        current = (by_ine.get(row.ine) if row.ine else None) or by_siecle_id.get(row.siecle_id)
+        if current is None:
+            plan.creations.append(row)
+            continue
+        if current.pk in seen:
+            raise SiecleFileError(
+                _(
+                    "Le fichier n'est pas cohérent avec les élèves déjà importés : l'élève n° %(id)s "
+                    "correspond à un élève déjà associé à une autre ligne du fichier."
+                )
+                % {"id": row.siecle_id},
+                f"student {row.siecle_id} matches a student already matched by another row",
+            )
+        seen.add(current.pk)
+        _plan_existing(plan, current, row, _student_values(row, labels, current), today)
+    plan.deactivations.extend(s for s in students if s.is_active and s.pk not in seen)
+    return plan
+
+
+def _plan_existing(plan: ImportPlan, current: Student, row: SiecleStudent, values: dict, today) -> None:
+    changes = {name: value for name, value in values.items() if getattr(current, name) != value}
+    left = row.has_left(today)
+    if current.is_active and left:
+        plan.deactivations.append(current)
+    elif not current.is_active and not left:
+        plan.reactivations.append(current)
+        changes |= {"is_active": True, "deactivated_at": None, "deactivated_by_import": None}
+    if changes:
+        plan.updates.append((current, changes))
+    elif not (current.is_active and left):
+        plan.unchanged += 1
+
+
+def _new_student(establishment: Establishment, row: SiecleStudent, values: dict, record, now) -> Student:
+    left = row.has_left(timezone.localtime(now).date())
+    return Student(
+        establishment=establishment,
+        origin=Origin.SIECLE,
+        created_at=now,
+        created_by_import=record,
+        is_active=not left,
+        deactivated_at=now if left else None,
+        deactivated_by_import=record if left else None,
+        **values,
+    )
+
+
+def apply_plan(
+    establishment: Establishment, plan: ImportPlan, record: SiecleImport, *, now: datetime, labels: dict
+) -> None:
+    """Write the plan in batches; the caller holds the transaction."""
+    Student.objects.bulk_create(
+        [
+            _new_student(establishment, row, _student_values(row, labels, None), record, now)
+            for row in plan.creations
+        ],
+        batch_size=BATCH_SIZE,
+    )
+    updated_fields: set[str] = set()
+    for student, changes in plan.updates:
+        for name, value in changes.items():
+            setattr(student, name, value)
+        updated_fields |= changes.keys()
+    if updated_fields:
+        Student.objects.bulk_update(
+            [student for student, _changes in plan.updates], sorted(updated_fields), batch_size=BATCH_SIZE
+        )
+    deactivated_ids = [student.pk for student in plan.deactivations]
+    for start in range(0, len(deactivated_ids), BATCH_SIZE):
+        Student.objects.filter(pk__in=deactivated_ids[start : start + BATCH_SIZE]).update(
+            is_active=False, deactivated_at=now, deactivated_by_import=record
+        )
+
+
+def _fill_counts(record: SiecleImport, plan: ImportPlan) -> None:
+    export = plan.export
+    record.file_uai = export.uai
+    record.in_file = len(export.students)
+    record.created = len(plan.creations)
+    record.updated = plan.updated
+    record.reactivated = len(plan.reactivations)
+    record.deactivated = len(plan.deactivations)
+    record.unchanged = plan.unchanged
+    record.without_ine = sum(1 for row in export.students if not row.ine)
+    record.warnings = list(export.warnings)
+
+
+def check_file_uai(establishment: Establishment, export: SiecleExport, *, override_uai: bool) -> None:
+    if export.uai != establishment.uai and not override_uai:
+        raise ImportRefused(
+            _(
+                "Ce fichier concerne l'établissement %(file_uai)s, et non le vôtre (%(uai)s) : "
+                "vérifiez que vous avez exporté le bon établissement depuis SIECLE."
+            )
+            % {"file_uai": export.uai or "?", "uai": establishment.uai},
+            f"the file is for establishment {export.uai or '?'}, not {establishment.uai}",
+        )
+
+
+def check_mass_deactivation(plan: ImportPlan, *, confirmed: bool) -> None:
+    if plan.is_mass_deactivation and not confirmed:
+        raise ImportRefused(
+            _(
+                "Cet import désactiverait %(n)s élèves sur %(active)s actifs, soit plus de la moitié. "
+                "Un fichier incomplet en est la cause habituelle : vérifiez le fichier, ou confirmez "
+                "la désactivation si elle est voulue."
+            )
+            % {"n": len(plan.deactivations), "active": plan.active_before},
+            f"the import would deactivate {len(plan.deactivations)} of {plan.active_before} active "
+            "students; confirm with --confirm-mass-deactivation",
+        )
+
+
+@dataclass
+class ImportOutcome:
+    record: SiecleImport | None
+    plan: ImportPlan
+
+    @property
+    def changed(self) -> bool:
+        return self.plan.changes_anything
+
+
+def _read(data: bytes, file_name: str, nomenclature: bytes | None) -> tuple[SiecleExport, dict[str, str]]:
+    export = read_student_file(data, file_name)
+    labels = read_nomenclature(nomenclature) if nomenclature else {}
+    return export, labels
+
+
+def record_refusal(
+    establishment: Establishment, *, user: User | None, now: datetime, file_name: str, data: bytes, error: str
+) -> SiecleImport:
+    """Keep a trace of a refused file (who, when, which file, why); no student is touched."""
+    return SiecleImport.objects.create(
+        establishment=establishment,
+        user=user,
+        username=user.get_username() if user else "",
+        created_at=now,
+        status=SiecleImport.Status.REFUSED,
+        file_name=file_name[:255],
+        sha256=file_sha256(data),
+        error=error,
+    )
+
+
+def import_siecle_export(
+    establishment: Establishment,
+    data: bytes,
+    file_name: str,
+    *,
+    now: datetime,
+    user: User | None = None,
+    nomenclature: bytes | None = None,
+    dry_run: bool = False,
+    confirm_mass_deactivation: bool = False,
+    override_uai: bool = False,
+) -> ImportOutcome:
+    """Read, check and apply a SIECLE export (or only plan it with ``dry_run``).
+
+    Raises :class:`SiecleFileError` (or :class:`ImportRefused`) with a French and an English
+    message; the students are then left exactly as they were.
+    """
+    export, labels = _read(data, file_name, nomenclature)
+    check_file_uai(establishment, export, override_uai=override_uai)
+    if dry_run:
+        return ImportOutcome(None, plan_import(establishment, export, now=now, labels=labels))
+    with transaction.atomic():
+        # Serialise imports of one establishment: two at once would both create the same students.
+        Establishment.objects.select_for_update().filter(pk=establishment.pk).first()
+        plan = plan_import(establishment, export, now=now, labels=labels)
+        check_mass_deactivation(plan, confirmed=confirm_mass_deactivation)
+        record = SiecleImport(
+            establishment=establishment,
+            user=user,
+            username=user.get_username() if user else "",
+            created_at=now,
+            applied_at=now,
+            file_name=file_name[:255],
+            sha256=file_sha256(data),
+            status=SiecleImport.Status.APPLIED if plan.changes_anything else SiecleImport.Status.UNCHANGED,
+        )
+        _fill_counts(record, plan)
+        record.save()
+        apply_plan(establishment, plan, record, now=now, labels=labels)
+        transaction.on_commit(lambda: _after_import(establishment.pk, record.pk))
+    logger.info(
+        "SIECLE import %s for %s: %s created, %s updated, %s reactivated, %s deactivated",
+        record.pk,
+        establishment.uai,
+        record.created,
+        record.updated,
+        record.reactivated,
+        record.deactivated,
+    )
+    return ImportOutcome(record, plan)
+
+
+def preview_siecle_import(
+    establishment: Establishment,
+    data: bytes,
+    file_name: str,
+    *,
+    now: datetime,
+    user: User,
+    nomenclature: bytes | None = None,
+) -> ImportOutcome:
+    """Check a file and keep it, with what it would change, until the user confirms it."""
+    export, labels = _read(data, file_name, nomenclature)
+    check_file_uai(establishment, export, override_uai=False)
+    plan = plan_import(establishment, export, now=now, labels=labels)
+    record = SiecleImport(
+        establishment=establishment,
+        user=user,
+        username=user.get_username(),
+        created_at=now,
+        status=SiecleImport.Status.PREVIEW,
+        file_name=file_name[:255],
+        sha256=file_sha256(data),
+        pending_content=data,
+        pending_nomenclature=nomenclature,
+    )
+    _fill_counts(record, plan)
+    record.save()
+    return ImportOutcome(record, plan)
+
+
+def confirm_siecle_import(
+    record: SiecleImport, *, now: datetime, user: User, confirm_mass_deactivation: bool
+) -> ImportOutcome:
+    """Apply a previewed file. The preview record is replaced by the applied one."""
+    assert record.status == SiecleImport.Status.PREVIEW, "only a preview can be confirmed"
+    nomenclature = record.pending_nomenclature
+    with transaction.atomic():
+        outcome = import_siecle_export(
+            record.establishment,
+            bytes(record.pending_content or b""),
+            record.file_name,
+            now=now,
+            user=user,
+            nomenclature=bytes(nomenclature) if nomenclature else None,
+            confirm_mass_deactivation=confirm_mass_deactivation,
+        )
+        record.delete()
+    return outcome
+
+
+def cancel_siecle_import(record: SiecleImport) -> None:
+    record.status = SiecleImport.Status.CANCELLED
+    record.pending_content = None
+    record.pending_nomenclature = None
+    record.save(update_fields=["status", "pending_content", "pending_nomenclature"])
+
+
+def last_applied_import(establishment: Establishment, sha256: str) -> SiecleImport | None:
+    return (
+        establishment.imports.filter(
+            sha256=sha256, status__in=[SiecleImport.Status.APPLIED, SiecleImport.Status.UNCHANGED]
+        )
+        .order_by("-applied_at")
+        .first()
+    )
+
+
+def _after_import(establishment_id: int, import_id: int) -> None:
+    """Hook run after an import commits (the transfers job for this establishment plugs in here)."""
