@@ -18,6 +18,8 @@ class DetailsForm(forms.ModelForm):
         model = Establishment
         fields = DETAIL_FIELDS
         labels = {"uses_siecle": _("L'établissement utilise SIECLE")}
+        # Django's French says "courriel"; the page says "adresse e-mail".
+        error_messages = {"email": {"invalid": _("Saisissez une adresse e-mail valide.")}}
 
 
 class ImageForm(forms.Form):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -52,7 +54,9 @@ def _render_tab(request: HttpRequest, tab: str, context: dict, status: int = 200
 @school_view(read=STAFF_ROLES, write=ADMIN_ONLY)
 def settings_details(request: HttpRequest) -> HttpResponse:
     establishment = request.establishment
-    form = DetailsForm(request.POST if request.method == "POST" else None, instance=establishment)
+    # A ModelForm writes the submitted values into its instance while validating: give it a copy,
+    # so that a refused form never shows its unsaved name in the page header.
+    form = DetailsForm(request.POST if request.method == "POST" else None, instance=copy.copy(establishment))
     if request.method == "POST" and form.is_valid():
         services.establishment_update_details(establishment, request.user, form.cleaned_data)
         messages.success(request, SAVED)

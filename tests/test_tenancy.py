@@ -56,6 +56,9 @@ MATRIX = {
         MEMBERS_GET,
         None,
     ),
+    # --- students: list and SIECLE import ---
+    # --- students: passport ---
+    # --- transfers ---
 }
 
 
