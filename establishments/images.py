@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.utils.translation import gettext as _
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 ACCEPTED_FORMATS = {"PNG": "png", "JPEG": "jpg"}
 
@@ -39,12 +39,24 @@ def _open_checked(data: bytes) -> Image.Image:
     except ValidationError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise _refuse(_("L'image est trop grande : elle ne peut pas être traitée.")) from None
+        raise _refuse(
+            _("L'image est trop grande : %(max)s millions de pixels au plus.")
+            % {"max": settings.IMAGE_MAX_PIXELS // 1_000_000}
+        ) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        if _looks_like_svg(data):
+            raise _refuse(
+                _("Les images SVG ne sont pas acceptées : enregistrez l'image au format PNG ou JPEG.")
+            ) from None
         raise _refuse(
             _("Ce fichier n'est pas une image PNG ou JPEG lisible (fichier endommagé ou d'un autre type).")
         ) from None
     return image
+
+
+def _looks_like_svg(data: bytes) -> bool:
+    # Only to word the refusal: an SVG is refused like any other file Pillow cannot decode.
+    return b"<svg" in data[:4096].lower()
 
 
 def sanitize_image(upload) -> ContentFile:
@@ -57,11 +69,22 @@ def sanitize_image(upload) -> ContentFile:
     data = upload.read()
     image = _open_checked(data)
     extension = ACCEPTED_FORMATS[image.format]
+    return ContentFile(_reencode(image, extension), name=f"image.{extension}")
+
+
+def _reencode(image: Image.Image, extension: str) -> bytes:
+    # Turn the picture upright before EXIF (and its orientation tag) is dropped.
+    image = ImageOps.exif_transpose(image)
+    if extension == "png" and image.mode not in ("RGB", "RGBA", "L", "LA", "P"):
+        image = image.convert("RGBA")
+    elif extension == "jpg":
+        image = image.convert("RGB")
+    # Pillow writes back some of what it read (a JPEG comment, an ICC profile, which can carry any
+    # bytes): keep only the transparency, which is part of the picture.
+    image.info = {key: value for key, value in image.info.items() if key == "transparency"}
     output = io.BytesIO()
     if extension == "png":
-        if image.mode not in ("RGB", "RGBA", "L", "LA", "P"):
-            image = image.convert("RGBA")
         image.save(output, format="PNG", optimize=True)
     else:
-        image.convert("RGB").save(output, format="JPEG", quality=90)
-    return ContentFile(output.getvalue(), name=f"image.{extension}")
+        image.save(output, format="JPEG", quality=90)
+    return output.getvalue()
