@@ -186,6 +186,16 @@ class PassportEntry(models.Model):
         blank=True,
         related_name="copies",
     )
+    # The entry as first written, whatever the number of schools it went through: a transfer
+    # never copies into a passport an entry whose original is already there (A → B → C).
+    original_entry = models.ForeignKey(
+        "self",
+        verbose_name=_("entrée originale"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
     created_at = models.DateTimeField(_("créé le"))
     updated_at = models.DateTimeField(_("modifié le"))
 
@@ -200,7 +210,10 @@ class PassportEntry(models.Model):
                 condition=Q(kind__in=[k.value for k in EntryKind]), name="passport_entry_kind_valid"
             ),
         ]
-        indexes = [models.Index(fields=["student", "kind"], name="passport_student_kind_idx")]
+        indexes = [
+            models.Index(fields=["student", "kind"], name="passport_student_kind_idx"),
+            models.Index(fields=["student", "original_entry"], name="passport_student_original_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} — {self.title}"
