@@ -1,1 +1,204 @@
-"""Models of the transfers app."""
+"""Transfer history, runs of the matching job, and manual-transfer authorisations."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from establishments.models import Establishment
+from students.models import Student
+
+
+class Kind(models.TextChoices):
+    AUTOMATIC = "automatique", _("Automatique")
+    MANUAL = "manuel", _("Manuel")
+    FORCED = "force", _("Forcé")
+
+
+class Cause(models.TextChoices):
+    """Why a decided pair was not transferred (empty when it was)."""
+
+    DIPLOMA_CHANGE = "changement_diplome", _("Changement de diplôme")
+    IDENTITY_MISMATCH = "identite_differente", _("Identité différente")
+    MORE_RECENT_ORIGIN = "origine_plus_recente", _("Transfert depuis un établissement quitté plus récemment")
+
+
+class Trigger(models.TextChoices):
+    BEAT = "beat", _("Planification quotidienne")
+    IMPORT = "import", _("Après un import SIECLE")
+    COMMAND = "commande", _("Commande")
+    ADMIN = "admin", _("Administration technique")
+
+
+class MatchingRun(models.Model):
+    """One run of the matching job: when, why, what it decided, and what went wrong."""
+
+    class Status(models.TextChoices):
+        RUNNING = "en_cours", _("En cours")
+        SUCCEEDED = "termine", _("Terminé")
+        FAILED = "echec", _("Échec")
+        SKIPPED = "ignore", _("Ignoré (un autre traitement était en cours)")
+
+    started_at = models.DateTimeField(_("début"), db_index=True)
+    finished_at = models.DateTimeField(_("fin"), null=True, blank=True)
+    as_of = models.DateTimeField(_("date de référence"))
+    trigger = models.CharField(_("déclencheur"), max_length=10, choices=Trigger.choices)
+    establishment = models.ForeignKey(
+        Establishment,
+        verbose_name=_("établissement"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    status = models.CharField(_("statut"), max_length=10, choices=Status.choices, default=Status.RUNNING)
+    pairs_decided = models.PositiveIntegerField(_("paires décidées"), default=0)
+    transfers_done = models.PositiveIntegerField(_("transferts effectués"), default=0)
+    entries_copied = models.PositiveIntegerField(_("entrées copiées"), default=0)
+    counts = models.JSONField(_("décomptes par issue"), default=dict, blank=True)
+    errors = models.JSONField(_("erreurs"), default=list, blank=True)
+
+    class Meta:
+        verbose_name = _("exécution du rapprochement")
+        verbose_name_plural = _("exécutions du rapprochement")
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_trigger_display()} — {self.started_at:%d/%m/%Y %H:%M}"
+
+
+class Transfer(models.Model):
+    """One decided (origin student, destination student) pair: the history row both schools see."""
+
+    created_at = models.DateTimeField(_("date"), db_index=True)
+    ine = models.CharField(_("INE"), max_length=11)
+    origin_student = models.ForeignKey(
+        Student, verbose_name=_("élève (origine)"), on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    destination_student = models.ForeignKey(
+        Student,
+        verbose_name=_("élève (destination)"),
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="transfers_received",
+    )
+    origin_establishment = models.ForeignKey(
+        Establishment,
+        verbose_name=_("établissement d'origine"),
+        on_delete=models.PROTECT,
+        related_name="transfers_sent",
+    )
+    destination_establishment = models.ForeignKey(
+        Establishment,
+        verbose_name=_("établissement de destination"),
+        on_delete=models.PROTECT,
+        related_name="transfers_received",
+    )
+    # Shown when a student record is gone (retention purge): "élève supprimé".
+    student_name = models.CharField(_("élève"), max_length=210, blank=True)
+    kind = models.CharField(_("type"), max_length=12, choices=Kind.choices, default=Kind.AUTOMATIC)
+    done = models.BooleanField(_("transfert effectué"))
+    cause = models.CharField(_("motif"), max_length=30, choices=Cause.choices, blank=True)
+    fiches_copied = models.PositiveIntegerField(_("fiches copiées"), default=0)
+    evaluations_copied = models.PositiveIntegerField(_("évaluations copiées"), default=0)
+    bilans_copied = models.PositiveIntegerField(_("bilans copiés"), default=0)
+    run = models.ForeignKey(
+        MatchingRun, verbose_name=_("exécution"), on_delete=models.SET_NULL, null=True, blank=True
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("par"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("transfert")
+        verbose_name_plural = _("historique des transferts")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # Each pair is decided once: the claim that makes concurrent runs safe.
+            models.UniqueConstraint(
+                fields=["origin_student", "destination_student"], name="one_decision_per_pair"
+            ),
+            models.CheckConstraint(
+                condition=Q(done=True) | ~Q(cause=""), name="refused_transfer_has_a_cause"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["origin_establishment", "-created_at"], name="transfer_sent_idx"),
+            models.Index(fields=["destination_establishment", "-created_at"], name="transfer_received_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.origin_establishment.uai} → {self.destination_establishment.uai} ({self.created_at:%d/%m/%Y})"
+
+    @property
+    def entries_copied(self) -> int:
+        return self.fiches_copied + self.evaluations_copied + self.bilans_copied
+
+
+class ManualAuthorisation(models.Model):
+    """The old school's authorisation to send a student's passport to a school without SIECLE."""
+
+    class Status(models.TextChoices):
+        PENDING = "en_attente", _("En attente")
+        EXECUTED = "effectue", _("Effectué")
+        CANCELLED = "annule", _("Annulé")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    origin_student = models.ForeignKey(
+        Student, verbose_name=_("élève"), on_delete=models.CASCADE, related_name="manual_authorisations"
+    )
+    origin_establishment = models.ForeignKey(
+        Establishment,
+        verbose_name=_("établissement d'origine"),
+        on_delete=models.CASCADE,
+        related_name="manual_authorisations",
+    )
+    destination_uai = models.CharField(_("UAI de destination"), max_length=8)
+    consent_confirmed = models.BooleanField(_("autorisation de l'élève ou des responsables légaux"))
+    status = models.CharField(_("statut"), max_length=12, choices=Status.choices, default=Status.PENDING)
+    authorised_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("autorisé par"),
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+    )
+    authorised_at = models.DateTimeField(_("autorisé le"))
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("traité par"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    handled_at = models.DateTimeField(_("traité le"), null=True, blank=True)
+    transfer = models.OneToOneField(
+        Transfer, verbose_name=_("transfert"), on_delete=models.SET_NULL, null=True, blank=True
+    )
+
+    class Meta:
+        verbose_name = _("autorisation de transfert manuel")
+        verbose_name_plural = _("autorisations de transfert manuel")
+        ordering = ["-authorised_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(consent_confirmed=True), name="manual_transfer_needs_consent"),
+            # One open authorisation per student at a time.
+            models.UniqueConstraint(
+                fields=["origin_student"],
+                condition=Q(status="en_attente"),
+                name="one_pending_authorisation_per_student",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.origin_establishment.uai} → {self.destination_uai}"
