@@ -6,6 +6,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -77,6 +78,11 @@ def user_create(
 ) -> User:
     user = User(username=username, establishment=establishment, role=role, **fields)
     if password:
+        # The same rules as a password chosen on the site: an operator must not set a weak one.
+        try:
+            validate_password(password, user)
+        except ValidationError as error:
+            raise ValidationError({"password": error.error_list}) from None
         user.set_password(password)
     else:
         user.set_unusable_password()

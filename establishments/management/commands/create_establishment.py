@@ -1,5 +1,5 @@
-from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.management.base import BaseCommand, CommandError, no_translations
 
 from establishments.services import establishment_create
 
@@ -14,6 +14,7 @@ class Command(BaseCommand):
         parser.add_argument("--admin-username")
         parser.add_argument("--admin-password")
 
+    @no_translations  # Django's own messages (e.g. the password rules) in English, for operators
     def handle(self, *args, uai, name, email, admin_username, admin_password, **options):
         if admin_password and not admin_username:
             raise CommandError("--admin-password needs --admin-username")
@@ -33,8 +34,8 @@ class Command(BaseCommand):
 
 
 ENGLISH = {
-    "uai_format": "UAI must be 7 digits followed by a letter",
-    "uai_key": "UAI check letter is wrong",
+    "uai_format": "must be 7 digits followed by a letter, e.g. 0750654D",
+    "uai_key": "{uai} has a wrong check letter (expected {key})",
     "unique": "already exists",
     "invalid": "is invalid",
     "required": "is required",
@@ -43,11 +44,17 @@ ENGLISH = {
 
 
 def _one_line(error: ValidationError) -> str:
-    """An English one-line summary of a model validation error, for operators."""
-    by_field = error.error_dict if hasattr(error, "error_dict") else {"": error.error_list}
-    parts = [
-        f"{field} {ENGLISH.get(item.code, item.code or 'is invalid')}".strip()
-        for field, errors in by_field.items()
-        for item in errors
-    ]
+    """An English one-line summary of a validation error, for operators."""
+    by_field = error.error_dict if hasattr(error, "error_dict") else {NON_FIELD_ERRORS: error.error_list}
+    parts = []
+    for field, errors in by_field.items():
+        for item in errors:
+            parts.append(_english(item) if field == NON_FIELD_ERRORS else f"{field}: {_english(item)}")
     return "; ".join(parts)
+
+
+def _english(item: ValidationError) -> str:
+    if item.code in ENGLISH:
+        return ENGLISH[item.code].format(**(item.params or {}))
+    message = str(item.message)
+    return (message % item.params if item.params else message).rstrip(".")
