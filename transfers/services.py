@@ -1,0 +1,529 @@
+"""The matching job: decide each (origin student, destination student) pair once, and copy passports.
+
+DESIGN §4. A destination is a student created by a SIECLE import less than six months ago in an
+establishment that enabled transfer; its origins are students with the same INE deactivated by a
+SIECLE import less than six months ago in another establishment that enabled transfer. Pairs are
+worked in batches of destinations: each batch locks its destinations (``skip_locked``), re-reads
+what is already decided, writes the decisions (the unique constraint on the pair is the real
+guarantee) and copies the passports set-based, all in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+from dateutil.relativedelta import relativedelta
+from django.db import DatabaseError, connection, transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+from django.utils.formats import date_format
+
+from establishments.models import Establishment
+from students.models import EntryKind, Origin, PassportEntry, Student
+
+from .models import Cause, Kind, MatchingRun, Transfer, Trigger
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 500
+WINDOW = relativedelta(months=6)
+# Any constant identifies "the matching job" among PostgreSQL advisory locks.
+ADVISORY_LOCK_KEY = 0x43455249  # "CERI"
+PENDING = "en_attente"
+TRANSFER = "transfert"
+
+
+# --- the rules -------------------------------------------------------------------------------
+
+
+def window_start(now: datetime) -> datetime:
+    """Six calendar months before ``now``, counted on the Paris wall clock (DST-safe)."""
+    return timezone.localtime(now) - WINDOW
+
+
+def origin_conditions(start: datetime, now: datetime) -> Q:
+    """Conditions 1–4 on the origin student."""
+    return Q(
+        establishment__transfer_enabled=True,
+        is_active=False,
+        deactivated_by_import__isnull=False,
+        deactivated_at__gt=start,
+        deactivated_at__lte=now,
+    ) & ~Q(ine="")
+
+
+def destination_conditions(start: datetime, now: datetime) -> Q:
+    """Conditions 5–7 on the destination student (condition 8 is the join on the INE)."""
+    return Q(
+        establishment__transfer_enabled=True,
+        origin=Origin.SIECLE,
+        created_at__gt=start,
+        created_at__lte=now,
+    ) & ~Q(ine="")
+
+
+def _comparable_name(name: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", name)
+    return "".join(c for c in decomposed if c.isalnum()).casefold()
+
+
+def decide_pair(origin: Student, destination: Student) -> str:
+    """ "" to transfer, else the cause. Identity first: a mistyped INE must never send a
+    student's records to a stranger."""
+    if origin.birth_date != destination.birth_date or _comparable_name(origin.last_name) != _comparable_name(
+        destination.last_name
+    ):
+        return Cause.IDENTITY_MISMATCH
+    both_known = origin.diploma_level and destination.diploma_level
+    if both_known and (origin.diploma_level, origin.diploma_specialite) != (
+        destination.diploma_level,
+        destination.diploma_specialite,
+    ):
+        return Cause.DIPLOMA_CHANGE
+    return ""
+
+
+@dataclass(frozen=True)
+class Condition:
+    number: int
+    label: str
+    met: bool
+    value: str
+
+
+def _when(moment: datetime | None) -> str:
+    return date_format(timezone.localtime(moment), "d/m/Y H:i") if moment else "—"
+
+
+def pair_conditions(origin: Student | None, destination: Student | None, *, now: datetime) -> list[Condition]:
+    """The eight conditions of DESIGN §4 for one pair, each with the value that decided it."""
+    start = window_start(now)
+    conditions = []
+    if origin is not None:
+        est = origin.establishment
+        conditions += [
+            Condition(
+                1,
+                "Transfert activé dans l'ancien établissement",
+                est.transfer_enabled,
+                f"{est.uai} : transfert {'activé' if est.transfer_enabled else 'désactivé'}",
+            ),
+            Condition(2, "L'élève a un INE", bool(origin.ine), origin.ine or "pas d'INE"),
+            Condition(
+                3,
+                "Désactivé par un import SIECLE",
+                not origin.is_active and origin.deactivated_by_import_id is not None,
+                "actif"
+                if origin.is_active
+                else f"désactivé le {_when(origin.deactivated_at)}"
+                + (" par un import SIECLE" if origin.deactivated_by_import_id else " (hors import SIECLE)"),
+            ),
+            Condition(
+                4,
+                "Il y a moins de six mois",
+                origin.deactivated_at is not None and start < origin.deactivated_at <= now,
+                f"désactivé le {_when(origin.deactivated_at)}, limite {_when(start)}",
+            ),
+        ]
+    if destination is not None:
+        est = destination.establishment
+        conditions += [
+            Condition(
+                5,
+                "Transfert activé dans le nouvel établissement",
+                est.transfer_enabled,
+                f"{est.uai} : transfert {'activé' if est.transfer_enabled else 'désactivé'}",
+            ),
+            Condition(
+                6,
+                "Créé par un import SIECLE",
+                destination.origin == Origin.SIECLE,
+                destination.get_origin_display(),
+            ),
+            Condition(
+                7,
+                "Il y a moins de six mois",
+                start < destination.created_at <= now,
+                f"créé le {_when(destination.created_at)}, limite {_when(start)}",
+            ),
+        ]
+    if origin is not None and destination is not None:
+        same = bool(origin.ine) and origin.ine == destination.ine
+        conditions.append(
+            Condition(
+                8,
+                "Même INE que dans l'ancien établissement",
+                same,
+                f"{origin.ine or '—'} / {destination.ine or '—'}",
+            )
+        )
+    return conditions
+
+
+# --- deciding destinations -------------------------------------------------------------------
+
+
+@dataclass
+class PlannedPair:
+    origin: Student
+    destination: Student
+    outcome: str  # TRANSFER, a Cause value, or PENDING
+    reason: str = ""
+
+    @property
+    def outcome_label(self) -> str:
+        if self.outcome == TRANSFER:
+            return "transfert"
+        if self.outcome == PENDING:
+            return "en attente"
+        return Cause(self.outcome).label
+
+
+def _decide_destination(
+    destination: Student, candidates: list[Student], decided_recent: datetime | None
+) -> list[tuple[Student, str]]:
+    """Decide the undecided candidate origins of one destination.
+
+    The most recently deactivated origin is the origin; the others are "not used". An origin
+    decided in an earlier run counts for that rule (``decided_recent``).
+    """
+    candidates = sorted(candidates, key=lambda o: (o.deactivated_at, o.pk), reverse=True)
+    decisions = []
+    for index, origin in enumerate(candidates):
+        if index == 0 and (decided_recent is None or origin.deactivated_at > decided_recent):
+            decisions.append((origin, decide_pair(origin, destination)))
+        else:
+            decisions.append((origin, Cause.MORE_RECENT_ORIGIN))
+    return decisions
+
+
+def _undecided_origins(start: datetime, now: datetime):
+    return (
+        Student.objects.filter(origin_conditions(start, now), ine=OuterRef("ine"))
+        .exclude(establishment=OuterRef("establishment"))
+        .exclude(
+            Exists(
+                Transfer.objects.filter(
+                    origin_student=OuterRef("pk"), destination_student=OuterRef(OuterRef("pk"))
+                )
+            )
+        )
+    )
+
+
+def candidate_destination_ids(now: datetime, establishment: Establishment | None = None) -> list[int]:
+    """Destinations that have at least one eligible origin not yet decided."""
+    start = window_start(now)
+    destinations = Student.objects.filter(destination_conditions(start, now))
+    if establishment is not None:
+        arrivals_or_departures = Q(establishment=establishment) | Q(
+            ine__in=establishment.students.filter(origin_conditions(start, now)).values("ine")
+        )
+        destinations = destinations.filter(arrivals_or_departures)
+    return list(
+        destinations.filter(Exists(_undecided_origins(start, now)))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def _batch_decisions(destinations: list[Student], now: datetime) -> list[tuple[Student, Student, str]]:
+    """Two queries for the whole batch: the eligible origins, and what is already decided."""
+    start = window_start(now)
+    by_ine: dict[str, list[Student]] = defaultdict(list)
+    origins = Student.objects.select_related("establishment").filter(
+        origin_conditions(start, now), ine__in={d.ine for d in destinations}
+    )
+    for origin in origins:
+        by_ine[origin.ine].append(origin)
+    decided: dict[int, set[int]] = defaultdict(set)
+    decided_recent: dict[int, datetime] = {}
+    rows = Transfer.objects.filter(destination_student__in=destinations).values_list(
+        "destination_student_id", "origin_student_id", "origin_student__deactivated_at"
+    )
+    for destination_id, origin_id, deactivated_at in rows:
+        decided[destination_id].add(origin_id)
+        if deactivated_at and (
+            destination_id not in decided_recent or deactivated_at > decided_recent[destination_id]
+        ):
+            decided_recent[destination_id] = deactivated_at
+    decisions = []
+    for destination in destinations:
+        candidates = [
+            o
+            for o in by_ine[destination.ine]
+            if o.establishment_id != destination.establishment_id and o.pk not in decided[destination.pk]
+        ]
+        for origin, cause in _decide_destination(destination, candidates, decided_recent.get(destination.pk)):
+            decisions.append((origin, destination, cause))
+    return decisions
+
+
+# --- copying passports -----------------------------------------------------------------------
+
+_COPIED_COLUMNS = (
+    "kind",
+    "title",
+    "occurred_on",
+    "end_on",
+    "place",
+    "description",
+    "competencies",
+    "level",
+    "evaluator",
+    "author_name",
+    "produced_uai",
+    "produced_by",
+)
+_KIND_COUNTERS = {
+    EntryKind.FICHE: "fiches_copied",
+    EntryKind.EVALUATION: "evaluations_copied",
+    EntryKind.BILAN: "bilans_copied",
+}
+
+
+def _uuid_sql() -> str:
+    # Django stores UUIDs as 32 hex characters on SQLite and as the uuid type on PostgreSQL.
+    return "gen_random_uuid()" if connection.vendor == "postgresql" else "lower(hex(randomblob(16)))"
+
+
+def _copy_from_clause(count: int) -> str:
+    entry = PassportEntry._meta.db_table
+    transfer = Transfer._meta.db_table
+    placeholders = ", ".join(["%s"] * count)
+    # Only table names from the models and placeholders are interpolated; values are parameters.
+    return (
+        f" FROM {transfer} t JOIN {entry} e ON e.student_id = t.origin_student_id"  # noqa: S608
+        f" WHERE t.id IN ({placeholders}) AND t.done"
+        # Never copy an entry whose original is already in the destination passport.
+        f" AND NOT EXISTS (SELECT 1 FROM {entry} x WHERE x.student_id = t.destination_student_id"
+        f" AND (x.original_entry_id = COALESCE(e.original_entry_id, e.id)"
+        f" OR x.id = COALESCE(e.original_entry_id, e.id)))"
+    )
+
+
+def copy_passports(transfers: list[Transfer], *, now: datetime) -> None:
+    """Copy the origin passports of done transfers, set-based: three statements for the batch.
+
+    Fills the per-kind counters of each row. The caller holds the transaction, so each copy is
+    all-or-nothing with its history row.
+    """
+    transfers = [t for t in transfers if t.done]
+    if not transfers:
+        return
+    ids = [t.pk for t in transfers]
+    where = _copy_from_clause(len(ids))
+    columns = ", ".join(_COPIED_COLUMNS)
+    selected = ", ".join(f"e.{column}" for column in _COPIED_COLUMNS)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT t.id, e.kind, COUNT(*){where} GROUP BY t.id, e.kind", ids)
+        counts = cursor.fetchall()
+        cursor.execute(
+            f"INSERT INTO {PassportEntry._meta.db_table} (student_id, public_id, {columns},"
+            " source_entry_id, original_entry_id, created_at, updated_at)"
+            f" SELECT t.destination_student_id, {_uuid_sql()}, {selected},"
+            f" e.id, COALESCE(e.original_entry_id, e.id), %s, %s{where}",
+            [now, now, *ids],
+        )
+    by_id = {t.pk: t for t in transfers}
+    for transfer_id, kind, count in counts:
+        setattr(by_id[transfer_id], _KIND_COUNTERS[kind], count)
+    Transfer.objects.bulk_update(transfers, list(_KIND_COUNTERS.values()))
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+@contextmanager
+def matching_lock() -> Iterator[bool]:
+    """Keep two runs from working the same pairs at once (PostgreSQL advisory lock).
+
+    Correctness does not depend on it: the unique constraint on the pair and the row locks do
+    that. The lock only saves the second run from doing the work twice. Elsewhere: always True.
+    """
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
+        acquired = cursor.fetchone()[0]
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", [ADVISORY_LOCK_KEY])
+            except DatabaseError:
+                pass  # the connection is gone, and the session lock with it
+
+
+def _student_name(student: Student) -> str:
+    return f"{student.last_name} {student.first_name}".strip()
+
+
+def _write_decisions(decisions, run: MatchingRun, now: datetime) -> list[Transfer]:
+    rows = [
+        Transfer(
+            created_at=now,
+            ine=destination.ine,
+            origin_student=origin,
+            destination_student=destination,
+            origin_establishment_id=origin.establishment_id,
+            destination_establishment_id=destination.establishment_id,
+            student_name=_student_name(destination),
+            kind=Kind.AUTOMATIC,
+            done=cause == "",
+            cause=cause,
+            run=run,
+        )
+        for origin, destination, cause in decisions
+    ]
+    return Transfer.objects.bulk_create(rows)
+
+
+def _process_batch(run: MatchingRun, destination_ids: list[int], now: datetime) -> list[Transfer]:
+    with transaction.atomic():
+        # Claim: a destination locked by another worker is skipped; it will be seen next run.
+        destinations = list(
+            Student.objects.select_for_update(skip_locked=True, of=("self",)).filter(pk__in=destination_ids)
+        )
+        rows = _write_decisions(_batch_decisions(destinations, now), run, now)
+        copy_passports(rows, now=now)
+    return rows
+
+
+def _count(run: MatchingRun, rows: list[Transfer]) -> None:
+    for row in rows:
+        key = "transfert" if row.done else row.cause
+        run.counts[key] = run.counts.get(key, 0) + 1
+    run.pairs_decided += len(rows)
+    run.transfers_done += sum(1 for row in rows if row.done)
+    run.entries_copied += sum(row.entries_copied for row in rows)
+
+
+def _finish(run: MatchingRun, status: str) -> MatchingRun:
+    run.status = status
+    run.finished_at = timezone.now()
+    try:
+        run.save()
+    except DatabaseError:
+        # The connection died mid-run: reconnect once to record the failure.
+        connection.close()
+        run.save()
+    return run
+
+
+def run_matching(
+    now: datetime,
+    establishment: Establishment | None = None,
+    *,
+    trigger: str = Trigger.COMMAND,
+    dry_run: bool = False,
+    batch_size: int = BATCH_SIZE,
+) -> MatchingRun | list[PlannedPair]:
+    """Decide every pair that meets the conditions as of ``now`` (for one establishment, or all).
+
+    With ``dry_run``, return the pairs and what would happen, writing nothing.
+    """
+    if dry_run:
+        return plan_matching(now, establishment, batch_size=batch_size)
+    started = timezone.now()
+    with matching_lock() as acquired:
+        run = MatchingRun.objects.create(
+            started_at=started, as_of=now, trigger=trigger, establishment=establishment
+        )
+        if not acquired:
+            logger.info("Matching run %s skipped: another run holds the lock", run.pk)
+            return _finish(run, MatchingRun.Status.SKIPPED)
+        done_ids: list[int] = []
+        try:
+            ids = candidate_destination_ids(now, establishment)
+            for start in range(0, len(ids), batch_size):
+                rows = _process_batch(run, ids[start : start + batch_size], now)
+                _count(run, rows)
+                done_ids += [row.pk for row in rows if row.done]
+        except Exception as error:
+            logger.exception("Matching run %s failed", run.pk)
+            run.errors.append(f"{type(error).__name__}: {error}"[:500])
+            _finish(run, MatchingRun.Status.FAILED)
+            raise
+        finally:
+            if done_ids:
+                _notify(done_ids)
+    logger.info(
+        "Matching run %s: %s pairs decided, %s transfers, %s entries copied",
+        run.pk,
+        run.pairs_decided,
+        run.transfers_done,
+        run.entries_copied,
+    )
+    return _finish(run, MatchingRun.Status.SUCCEEDED)
+
+
+def _notify(transfer_ids: list[int]) -> None:
+    """E-mail the destination administrators; never undoes a transfer (it is committed)."""
+    try:
+        from .emails import notify_transfers_received
+    except ImportError:  # pragma: no cover - e-mails module not installed yet
+        return
+    notify_transfers_received(transfer_ids)
+
+
+def plan_matching(
+    now: datetime, establishment: Establishment | None = None, *, batch_size: int = BATCH_SIZE
+) -> list[PlannedPair]:
+    """What a run would decide now, without writing anything."""
+    ids = candidate_destination_ids(now, establishment)
+    planned = []
+    for start in range(0, len(ids), batch_size):
+        destinations = list(
+            Student.objects.select_related("establishment").filter(pk__in=ids[start : start + batch_size])
+        )
+        for origin, destination, cause in _batch_decisions(destinations, now):
+            planned.append(PlannedPair(origin, destination, cause or TRANSFER))
+    return planned
+
+
+def planned_pairs_for_ine(ine: str, *, now: datetime) -> list[PlannedPair]:
+    """For the support diagnostic: every pair of records carrying this INE, and its fate."""
+    records = list(Student.objects.select_related("establishment").filter(ine=ine.strip().upper()))
+    decided = set(
+        Transfer.objects.filter(origin_student__in=records).values_list(
+            "origin_student_id", "destination_student_id"
+        )
+    )
+    would_run = {(p.origin.pk, p.destination.pk): p for p in _plan_for(records, now)}
+    planned = []
+    for origin in records:
+        for destination in records:
+            if (
+                origin.establishment_id == destination.establishment_id
+                or (origin.pk, destination.pk) in decided
+            ):
+                continue
+            if (origin.pk, destination.pk) in would_run:
+                planned.append(would_run[(origin.pk, destination.pk)])
+                continue
+            unmet = [c for c in pair_conditions(origin, destination, now=now) if not c.met]
+            if unmet and not origin.is_active:
+                planned.append(PlannedPair(origin, destination, PENDING, unmet[0].label))
+    return planned
+
+
+def _plan_for(records: list[Student], now: datetime) -> list[PlannedPair]:
+    start = window_start(now)
+    destinations = [
+        r for r in records if Student.objects.filter(destination_conditions(start, now), pk=r.pk).exists()
+    ]
+    return (
+        [PlannedPair(o, d, cause or TRANSFER) for o, d, cause in _batch_decisions(destinations, now)]
+        if destinations
+        else []
+    )
