@@ -21,4 +21,5 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("", include("establishments.urls")),
+    path("", include("students.urls_passport")),
 ]

@@ -58,6 +58,33 @@ MATRIX = {
     ),
     # --- students: list and SIECLE import ---
     # --- students: passport ---
+    # Everyone of the establishment reads a passport (a student only their own); teachers write.
+    "passport": (
+        lambda ctx: {"uai": ctx["establishment"].uai, "student": ctx["student"].public_id},
+        MEMBERS_GET,
+        None,
+    ),
+    "passport-print": (
+        lambda ctx: {"uai": ctx["establishment"].uai, "student": ctx["student"].public_id},
+        MEMBERS_GET,
+        None,
+    ),
+    "passport-entry-create": (
+        lambda ctx: {"uai": ctx["establishment"].uai, "student": ctx["student"].public_id, "kind": "fiche"},
+        _statuses(302, 403, 403, 200, 403, 404, 404),
+        _statuses(302, 403, 403, 400, 403, 404, 404),
+    ),
+    "passport-entry-edit": (
+        lambda ctx: {
+            "uai": ctx["establishment"].uai,
+            "student": ctx["student"].public_id,
+            "entry": ctx["entry"].public_id,
+        },
+        _statuses(302, 403, 403, 200, 403, 404, 404),
+        _statuses(302, 403, 403, 400, 403, 404, 404),
+    ),
+    # Sends the student to their own passport; other roles have none.
+    "my-passport": (uai_kwargs, _statuses(302, 403, 403, 403, 302, 404, 404), None),
     # --- transfers ---
 }
 
