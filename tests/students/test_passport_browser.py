@@ -1,0 +1,103 @@
+"""In a real browser: a teacher writes a fiche, the student finds it in their printable passport."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+
+import pytest
+from django.core.files.base import ContentFile
+from django.urls import reverse
+from PIL import Image
+
+from establishments.models import Role
+from tests.conftest import require_service
+from tests.factories import PASSWORD, StudentFactory, UserFactory
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def browser_page(live_server):
+    require_service("Chromium", shutil.which(CHROMIUM) is not None, f"{CHROMIUM} is missing")
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    # Playwright's sync API runs an event loop in this thread; Django's ORM would refuse to run.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(locale="fr-FR")
+        page.set_default_timeout(10_000)
+        yield page
+        browser.close()
+
+
+def image(width, height, color):
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(buffer, format="PNG")
+    return ContentFile(buffer.getvalue())
+
+
+def login(page, live_server, username):
+    page.goto(f"{live_server.url}{reverse('login')}")
+    page.get_by_label("Nom d’utilisateur").fill(username)
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    page.wait_for_load_state()
+
+
+def test_a_teacher_writes_a_fiche_that_the_student_finds_in_the_printable_passport(
+    browser_page, live_server, establishment, tmp_path
+):
+    page = browser_page
+    establishment.logo.save("logo.png", image(240, 80, "#b0173a"))
+    establishment.stamp.save("cachet.png", image(120, 120, "#1d4ed8"))
+    teacher = UserFactory(
+        establishment=establishment, role=Role.TEACHER, first_name="Thomas", last_name="Durand"
+    )
+    student_user = UserFactory(establishment=establishment, role=Role.STUDENT)
+    student = StudentFactory(
+        establishment=establishment, user=student_user, last_name="Martin", first_name="Léa"
+    )
+
+    login(page, live_server, teacher.username)
+    page.goto(f"{live_server.url}{reverse('passport', args=[establishment.uai, student.public_id])}")
+    page.get_by_role("link", name="Ajouter : Fiche d'activité").click()
+    page.get_by_label("Intitulé de la situation").fill("Accueil au guichet de la mairie")
+    page.get_by_label("Date").fill("2026-10-05")
+    page.get_by_label("Lieu").fill("Mairie de Poitiers")
+    page.get_by_label("Description").fill("Accueil et orientation du public.")
+    page.get_by_role("button", name="Valider").click()
+
+    assert page.get_by_role("status").inner_text() == "Entrée ajoutée au passeport."
+    assert page.get_by_role("heading", name="Accueil au guichet de la mairie").is_visible()
+    page.get_by_role("button", name="Se déconnecter").click()
+
+    login(page, live_server, student_user.username)
+    page.goto(f"{live_server.url}{reverse('my-passport', args=[establishment.uai])}")
+    page.get_by_role("link", name="Version imprimable").click()
+
+    assert re.search(r"/passeport/imprimer/$", page.url)
+    fiches = page.locator("section#fiche")
+    assert fiches.get_by_role("heading", name="Accueil au guichet de la mairie").is_visible()
+    assert "Rédigé par Thomas DURAND" in fiches.inner_text()
+    assert page.get_by_text(f"UAI {establishment.uai}").is_visible()
+    assert page.get_by_role("button", name="Imprimer").is_visible()  # shown by static/js/print.js
+    for alt in (f"Logo de {establishment.name}", f"Cachet de {establishment.name}"):
+        assert page.get_by_role("img", name=alt).evaluate("img => img.complete && img.naturalWidth") > 0
+    page.screenshot(path=tmp_path / "passport-print-screen.png", full_page=True)
+    page.emulate_media(media="print")
+    assert not page.get_by_role("button", name="Imprimer").is_visible()
+    page.screenshot(path=tmp_path / "passport-print-paper.png", full_page=True)
