@@ -1,0 +1,60 @@
+"""Diplomas of MEF codes and "changement de diplôme" (DESIGN §7)."""
+
+from __future__ import annotations
+
+import pytest
+
+from students.mef import Diploma, diploma_of, same_diploma
+
+BAC_PRO_GA_YEAR_1 = "24732403310"
+BAC_PRO_GA_YEAR_2 = "24732403320"
+BAC_PRO_MELEC_YEAR_2 = "24725511320"
+CAP_GA_YEAR_1 = "24032403210"
+
+
+@pytest.mark.parametrize(
+    ("code", "diploma"),
+    [
+        ("24022106210", Diploma("CAP", "22106")),
+        ("24532403310", Diploma("BAC PRO", "32403")),
+        (BAC_PRO_GA_YEAR_2, Diploma("BAC PRO", "32403")),
+        ("31231210210", Diploma("BTS", "31210")),
+        ("10310019110", Diploma("103", "10019")),
+    ],
+)
+def test_the_diploma_is_the_level_of_the_dispositif_and_the_specialite(code, diploma):
+    assert diploma_of(code) == diploma
+
+
+@pytest.mark.parametrize("code", ["", "123456789", "12341234", "247324033100"])
+def test_a_code_that_is_not_eleven_characters_has_no_diploma(code):
+    assert diploma_of(code) is None
+
+
+def test_moving_up_a_year_keeps_the_diploma():
+    assert same_diploma(BAC_PRO_GA_YEAR_1, BAC_PRO_GA_YEAR_2)
+
+
+def test_repeating_a_year_keeps_the_diploma():
+    assert same_diploma(BAC_PRO_GA_YEAR_2, BAC_PRO_GA_YEAR_2)
+
+
+def test_another_specialite_is_another_diploma():
+    assert not same_diploma(BAC_PRO_GA_YEAR_2, BAC_PRO_MELEC_YEAR_2)
+
+
+def test_a_cap_and_a_bac_pro_of_the_same_specialite_are_different_diplomas():
+    assert not same_diploma(CAP_GA_YEAR_1, BAC_PRO_GA_YEAR_1)
+
+
+def test_two_dispositifs_of_the_same_level_give_the_same_diploma():
+    assert same_diploma("24532403310", "24732403320")
+
+
+def test_an_unreadable_code_never_matches_another_one():
+    assert not same_diploma("123456789", BAC_PRO_GA_YEAR_1)
+    assert not same_diploma("", "")
+
+
+def test_the_same_unreadable_code_is_the_same_enrolment():
+    assert same_diploma("12341234", "12341234")
