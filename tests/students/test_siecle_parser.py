@@ -1,0 +1,425 @@
+"""Reading SIECLE exports: the real samples, the awkward cases, and hostile or broken files."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from datetime import date, datetime
+
+import pytest
+
+from students import siecle
+from students.siecle import PARIS, SiecleFileError, read_nomenclature, read_student_file
+
+INVALID = "Le fichier n'est pas un export SIECLE valide"
+
+
+def export_xml(eleves: str, structures: str = "", *, uai: str = "0750654D", prolog: str | None = None) -> str:
+    prolog = '<?xml version="1.0" encoding="ISO-8859-15"?>\n' if prolog is None else prolog
+    return (
+        f'{prolog}<BEE_ELEVES VERSION="3.0">\n'
+        f"  <PARAMETRES><UAJ>{uai}</UAJ><ANNEE_SCOLAIRE>2025</ANNEE_SCOLAIRE>"
+        "<DATE_EXPORT>20/10/2025</DATE_EXPORT></PARAMETRES>\n"
+        f"  <DONNEES>\n    <ELEVES>\n{eleves}    </ELEVES>\n"
+        f"    <STRUCTURES>\n{structures}    </STRUCTURES>\n  </DONNEES>\n</BEE_ELEVES>\n"
+    )
+
+
+def eleve(eleve_id: str, ine: str = "", *, name_tag: str = "NOM_DE_FAMILLE", **fields: str) -> str:
+    values = {"DATE_NAISS": "12/12/2008", "PRENOM": "Zoé", "CODE_MEF": "24732403310", **fields}
+    children = f"<ID_NATIONAL>{ine}</ID_NATIONAL>" if ine else ""
+    children += f"<{name_tag}>LEBŒUF</{name_tag}>"
+    children += "".join(f"<{tag}>{value}</{tag}>" for tag, value in values.items())
+    return f'      <ELEVE ELEVE_ID="{eleve_id}">{children}</ELEVE>\n'
+
+
+def division(eleve_id: str, code: str, kind: str = "D") -> str:
+    return (
+        f'      <STRUCTURES_ELEVE ELEVE_ID="{eleve_id}"><STRUCTURE><CODE_STRUCTURE>{code}</CODE_STRUCTURE>'
+        f"<TYPE_STRUCTURE>{kind}</TYPE_STRUCTURE></STRUCTURE></STRUCTURES_ELEVE>\n"
+    )
+
+
+ONE_STUDENT = export_xml(eleve("1", "070832327JA"), division("1", "2GA2"))
+
+
+def make_zip(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def refusal(data: bytes) -> str:
+    with pytest.raises(SiecleFileError) as caught:
+        read_student_file(data, "upload")
+    assert caught.value.english and "\n" not in caught.value.english
+    return caught.value.message
+
+
+# --- The real samples ---------------------------------------------------------------------------
+
+
+def test_the_dossiersco_sample_gives_its_school_and_its_student(samples_dir):
+    data = (samples_dir / "dossiersco-eleves-avec-adresses.xml").read_bytes()
+
+    export = read_student_file(data, "dossiersco-eleves-avec-adresses.xml")
+
+    assert export.uai == "0752387M"
+    assert export.school_year == 2019
+    assert export.exported_at == datetime(2019, 7, 6, 19, 1, 46, tzinfo=PARIS)
+    assert export.file_name == "dossiersco-eleves-avec-adresses.xml"
+    [student] = export.students
+    assert (student.siecle_id, student.ine, student.last_name, student.first_name) == (
+        "1816400",
+        "070832327JA",
+        "ISSILAHI",
+        "Ibrahim",
+    )
+    assert student.other_first_names == "Koïta"
+    assert student.birth_date == date(2004, 12, 12)
+    assert student.class_code == "3 A"
+    assert student.mef_code == "10310019110"
+    assert student.left_on is None
+    assert export.warnings == []
+
+
+def test_the_pix_sample_gives_every_awkward_case(samples_dir):
+    data = (samples_dir / "pix-registrations-no-longer-in-school.xml").read_bytes()
+
+    export = read_student_file(data)
+
+    assert export.uai == "123ABC"
+    students = {student.siecle_id: student for student in export.students}
+    assert list(students) == ["0001", "0002", "0003", "0004", "0005"]
+    assert students["0002"].in_inactive_class
+    assert students["0002"].has_left(date(2019, 6, 1))
+    assert students["0003"].ine == ""
+    assert students["0003"].class_code == "4e 1"
+    assert students["0004"].class_code == ""
+    assert students["0005"].left_on == date(2019, 9, 1)
+    assert students["0005"].has_left(date(2019, 9, 1))
+    assert not students["0005"].has_left(date(2019, 8, 31))
+    assert "Élève n° 0001 : INE 00000000123 de forme inhabituelle." in export.warnings
+    assert "1 élève sans INE : il ne pourra pas être transféré." in export.warnings
+    assert "2 élèves sans classe (n° 0001, 0004)." in export.warnings
+
+
+def test_the_nomenclature_sample_names_its_mef(samples_dir):
+    data = (samples_dir / "dossiersco-nomenclature.xml").read_bytes()
+
+    assert read_nomenclature(data) == {"10110001110": "5EME"}
+
+
+def test_the_nomenclature_sample_is_refused_as_the_students_file(samples_dir):
+    data = (samples_dir / "dossiersco-nomenclature.xml").read_bytes()
+
+    assert refusal(data).startswith("Ce fichier est une nomenclature, pas l'export des élèves")
+
+
+def test_a_students_file_is_refused_as_the_nomenclature(samples_dir):
+    data = (samples_dir / "dossiersco-eleves-avec-adresses.xml").read_bytes()
+
+    with pytest.raises(SiecleFileError, match="pas la nomenclature"):
+        read_nomenclature(data)
+
+
+# --- Students and their fields ------------------------------------------------------------------
+
+
+def test_the_class_is_the_division_and_groups_are_ignored():
+    structures = division("1", "GR_ANG1", "G") + division("1", "1MELEC")
+
+    export = read_student_file(export_xml(eleve("1", "070832327JA"), structures).encode("iso-8859-15"))
+
+    assert export.students[0].class_code == "1MELEC"
+
+
+def test_a_leaving_date_in_the_future_means_the_student_has_not_left_yet():
+    xml = export_xml(eleve("1", "070832327JA", DATE_SORTIE="30/06/2026"), division("1", "TGA1"))
+
+    student = read_student_file(xml.encode("iso-8859-15")).students[0]
+
+    assert not student.has_left(date(2025, 11, 1))
+    assert student.has_left(date(2026, 6, 30))
+
+
+def test_files_before_2016_give_the_last_name_in_nom():
+    xml = export_xml(eleve("1", "070832327JA", name_tag="NOM"))
+
+    assert read_student_file(xml.encode("iso-8859-15")).students[0].last_name == "LEBŒUF"
+
+
+def test_the_ine_is_normalised():
+    xml = export_xml(eleve("1", " 070832327ja "), division("1", "2GA2"))
+
+    assert read_student_file(xml.encode("iso-8859-15")).students[0].ine == "070832327JA"
+
+
+def test_the_export_time_falls_back_to_the_export_date_at_midnight_in_paris():
+    export = read_student_file(ONE_STUDENT.encode("iso-8859-15"))
+
+    assert export.exported_at == datetime(2025, 10, 20, tzinfo=PARIS)
+
+
+def test_a_bea_ine_with_a_wrong_key_is_a_warning_naming_the_student_by_id():
+    xml = export_xml(eleve("1816400", "0494004062A"), division("1816400", "2GA2"))
+
+    export = read_student_file(xml.encode("iso-8859-15"))
+
+    assert export.warnings == ["Élève n° 1816400 : INE 0494004062A à clé invalide."]
+
+
+def test_many_unusual_ines_are_listed_briefly():
+    eleves = "".join(eleve(str(n), f"{n:011d}") for n in range(1, 26))
+    structures = "".join(division(str(n), "2GA2") for n in range(1, 26))
+
+    export = read_student_file(export_xml(eleves, structures).encode("iso-8859-15"))
+
+    assert len(export.warnings) == siecle.MAX_LISTED + 1
+    assert export.warnings[-1] == "… et 15 autres élèves à l'INE de forme inhabituelle."
+
+
+def test_students_without_ine_are_counted():
+    eleves = eleve("1") + eleve("2", "") + eleve("3", "070832327JA")
+    structures = "".join(division(str(n), "2GA2") for n in range(1, 4))
+
+    export = read_student_file(export_xml(eleves, structures).encode("iso-8859-15"))
+
+    assert export.without_ine == 2
+    assert export.warnings == ["2 élèves sans INE : ils ne pourront pas être transférés."]
+
+
+# --- Encodings -----------------------------------------------------------------------------------
+
+
+def test_an_iso_8859_15_file_with_a_bom_is_read():
+    data = b"\xef\xbb\xbf" + ONE_STUDENT.encode("iso-8859-15")
+
+    assert read_student_file(data).students[0].last_name == "LEBŒUF"
+
+
+def test_a_utf8_file_with_a_bom_and_no_declaration_is_read():
+    data = b"\xef\xbb\xbf" + export_xml(eleve("1", "070832327JA"), prolog="").encode("utf-8")
+
+    student = read_student_file(data).students[0]
+
+    assert (student.last_name, student.first_name) == ("LEBŒUF", "Zoé")
+
+
+def test_a_utf8_file_without_a_bom_is_read():
+    data = export_xml(eleve("1", "070832327JA"), prolog='<?xml version="1.0" encoding="UTF-8"?>\n')
+
+    assert read_student_file(data.encode("utf-8")).students[0].first_name == "Zoé"
+
+
+def test_an_undeclared_encoding_that_is_not_utf8_is_refused():
+    data = export_xml(eleve("1", "070832327JA"), prolog="").encode("iso-8859-15")
+
+    assert "encodage n'est pas déclaré" in refusal(data)
+
+
+# --- Broken files ---------------------------------------------------------------------------------
+
+
+def test_an_empty_file_is_refused():
+    assert refusal(b"").startswith("Le fichier est vide")
+    assert refusal(b" \n ").startswith("Le fichier est vide")
+
+
+def test_a_file_that_is_not_xml_is_refused():
+    message = refusal(b"%PDF-1.7 not an export")
+
+    assert message.startswith(INVALID)
+    assert "n'est pas du XML" in message
+
+
+def test_a_truncated_file_is_refused():
+    data = ONE_STUDENT.encode("iso-8859-15")
+
+    assert "incomplet" in refusal(data[: len(data) // 2])
+
+
+def test_malformed_xml_in_the_middle_is_refused_with_its_line():
+    data = ONE_STUDENT.replace("<PRENOM>", "<PRENOM>a < b", 1).encode("iso-8859-15")
+
+    assert "mal formé (ligne" in refusal(data)
+
+
+def test_a_file_with_another_root_element_is_refused():
+    data = b"<BEE_RESPONSABLES><PARAMETRES><UAJ>0750654D</UAJ></PARAMETRES></BEE_RESPONSABLES>"
+
+    assert "l'élément racine est « BEE_RESPONSABLES »" in refusal(data)
+
+
+def test_a_file_without_the_school_code_is_refused():
+    data = ONE_STUDENT.replace("<UAJ>0750654D</UAJ>", "").encode("iso-8859-15")
+
+    assert "PARAMETRES/UAJ" in refusal(data)
+
+
+def test_two_students_with_the_same_ine_are_refused_naming_their_ids_only():
+    xml = export_xml(eleve("101", "070832327JA") + eleve("102", "070832327ja"))
+
+    message = refusal(xml.encode("iso-8859-15"))
+
+    assert "les élèves n° 101 et n° 102 ont le même INE" in message
+    assert "070832327JA" not in message
+
+
+def test_a_student_id_given_twice_is_refused():
+    xml = export_xml(eleve("101", "070832327JA") + eleve("101", "0494004062M"))
+
+    assert "n° 101 apparaît deux fois" in refusal(xml.encode("iso-8859-15"))
+
+
+def test_an_impossible_date_is_refused_naming_the_field_and_the_student():
+    xml = export_xml(eleve("555", "070832327JA", DATE_NAISS="31/02/2008"))
+
+    message = refusal(xml.encode("iso-8859-15"))
+
+    assert "date de naissance (DATE_NAISS) de l'élève n° 555 est impossible" in message
+    assert "31/02/2008" in message
+
+
+def test_a_file_over_the_size_limit_is_refused(monkeypatch):
+    monkeypatch.setattr(siecle, "MAX_XML_BYTES", 1000)
+
+    assert "trop volumineux" in refusal(export_xml(eleve("1") * 20).encode("iso-8859-15"))
+
+
+# --- Hostile XML -----------------------------------------------------------------------------------
+
+
+def test_an_external_entity_is_never_read():
+    data = (
+        b'<?xml version="1.0"?>\n<!DOCTYPE BEE_ELEVES [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>\n'
+        b'<BEE_ELEVES><PARAMETRES><UAJ>0750654D</UAJ></PARAMETRES><DONNEES><ELEVES><ELEVE ELEVE_ID="1">'
+        b"<NOM_DE_FAMILLE>&xxe;</NOM_DE_FAMILLE></ELEVE></ELEVES></DONNEES></BEE_ELEVES>"
+    )
+
+    message = refusal(data)
+
+    assert "DOCTYPE" in message
+    assert "root:" not in message
+
+
+BILLION_LAUGHS = (
+    '<?xml version="1.0"?>\n<!DOCTYPE BEE_ELEVES [<!ENTITY lol "lol">'
+    + "".join(f'<!ENTITY lol{i} "{("&lol;" if i == 1 else f"&lol{i - 1};") * 10}">' for i in range(1, 10))
+    + ']>\n<BEE_ELEVES A="&lol9;"><PARAMETRES><UAJ>&lol9;</UAJ></PARAMETRES></BEE_ELEVES>'
+)
+
+
+def test_a_billion_laughs_file_is_refused_without_expanding_it():
+    assert "entités XML" in refusal(BILLION_LAUGHS.encode())
+
+
+def test_a_doctype_hidden_in_utf16_is_refused_too():
+    assert "entités XML" in refusal(BILLION_LAUGHS.replace('<?xml version="1.0"?>', "").encode("utf-16"))
+
+
+def test_the_nomenclature_reader_refuses_entities_too():
+    data = BILLION_LAUGHS.replace("BEE_ELEVES", "BEE_NOMENCLATURES").encode()
+
+    with pytest.raises(SiecleFileError, match="entités XML"):
+        read_nomenclature(data)
+
+
+# --- ZIP archives -----------------------------------------------------------------------------------
+
+
+def test_the_zip_siecle_delivers_is_read_and_names_its_member():
+    data = make_zip({"ElevesSansAdresses.xml": ONE_STUDENT.encode("iso-8859-15")})
+
+    export = read_student_file(data, "ExportXML_ElevesSansAdresses.zip")
+
+    assert export.file_name == "ElevesSansAdresses.xml"
+    assert export.students[0].ine == "070832327JA"
+
+
+def test_a_zip_is_recognised_by_its_content_not_its_name():
+    data = make_zip({"export/elevesavecadresses.XML": ONE_STUDENT.encode("iso-8859-15")})
+
+    assert read_student_file(data, "export.xml").file_name == "export/elevesavecadresses.XML"
+
+
+def test_a_zip_without_the_students_file_is_refused():
+    data = make_zip({"Nomenclature.xml": b"<BEE_NOMENCLATURES/>"})
+
+    assert "ne contient pas de fichier ElevesSansAdresses.xml" in refusal(data)
+
+
+def test_a_zip_with_two_students_files_is_refused():
+    content = ONE_STUDENT.encode("iso-8859-15")
+    data = make_zip({"ElevesSansAdresses.xml": content, "ElevesAvecAdresses.xml": content})
+
+    assert "plusieurs fichiers" in refusal(data)
+
+
+@pytest.mark.parametrize("name", ["../ElevesSansAdresses.xml", "/tmp/ElevesSansAdresses.xml", "a\\..\\x.xml"])
+def test_a_zip_with_a_path_escaping_its_folder_is_refused(name):
+    content = ONE_STUDENT.encode("iso-8859-15")
+    data = make_zip(
+        {name: content, "ElevesSansAdresses.xml": content} if "Eleves" not in name else {name: content}
+    )
+
+    assert "chemin de fichier dangereux" in refusal(data)
+
+
+def test_a_truncated_zip_is_refused():
+    data = make_zip({"ElevesSansAdresses.xml": ONE_STUDENT.encode("iso-8859-15")})
+
+    assert "archive ZIP" in refusal(data[: len(data) // 2])
+
+
+def zip_bomb(size: int, *, start: bytes = b"", filler: bytes = b"\0") -> bytes:
+    """A ZIP whose member is ``start`` then ``size`` bytes of ``filler``, streamed so the test stays small."""
+    buffer = io.BytesIO()
+    with (
+        zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive,
+        archive.open("ElevesSansAdresses.xml", "w", force_zip64=True) as member,
+    ):
+        member.write(start)
+        chunk = filler * (1024 * 1024)
+        for _ in range(size // len(chunk)):
+            member.write(chunk)
+    return buffer.getvalue()
+
+
+def test_a_zip_bomb_is_refused():
+    data = zip_bomb(300 * 1024 * 1024)
+
+    assert len(data) < 1_000_000
+    assert "anormalement grand" in refusal(data)
+
+
+def test_a_zip_bomb_with_lying_sizes_is_stopped_while_decompressing(monkeypatch):
+    # Pretend the header is honest and small: the reader must still stop on what it produces.
+    monkeypatch.setattr(siecle, "_refuse_declared_bomb", lambda info: None)
+
+    # Valid XML (a root full of spaces), so that the parser keeps asking for more.
+    data = zip_bomb(8 * 1024 * 1024, start=b"<BEE_ELEVES>", filler=b" ")
+
+    assert "anormalement grand" in refusal(data)
+
+
+def test_a_zip_member_over_the_size_limit_is_refused(monkeypatch):
+    monkeypatch.setattr(siecle, "MAX_XML_BYTES", 2000)
+    data = make_zip({"ElevesSansAdresses.xml": export_xml(eleve("1") * 20).encode("iso-8859-15")})
+
+    assert "trop volumineux" in refusal(data)
+
+
+def test_the_nomenclature_is_read_from_a_zip_too():
+    xml = (
+        '<?xml version="1.0" encoding="ISO-8859-15"?><BEE_NOMENCLATURES><DONNEES><MEFS>'
+        '<MEF CODE_MEF="24732403310"><FORMATION>2NDPRO GA</FORMATION></MEF>'
+        '<MEF CODE_MEF="24732403320"><LIBELLE_EDITION>1re pro GA</LIBELLE_EDITION></MEF>'
+        "</MEFS></DONNEES></BEE_NOMENCLATURES>"
+    )
+
+    labels = read_nomenclature(make_zip({"Nomenclature.xml": xml.encode("iso-8859-15")}))
+
+    assert labels == {"24732403310": "2NDPRO GA", "24732403320": "1re pro GA"}
