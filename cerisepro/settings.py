@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -177,8 +178,17 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
-# All periodic jobs, declared here and only here.
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+# All periodic jobs, declared here and only here (times are Europe/Paris, CELERY_TIMEZONE).
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    # The nightly matching job: decides every pair that meets the conditions and copies the
+    # passports. At night, after the usual evening SIECLE exports and before the school day.
+    "transfers-nightly-matching": {
+        "task": "transfers.run_matching",
+        "schedule": crontab(hour=env.int("MATCHING_HOUR", default=2), minute=30),
+        "kwargs": {"trigger": "beat"},
+        "options": {"expires": 6 * 60 * 60},
+    },
+}
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {

@@ -363,15 +363,38 @@ def cancel_siecle_import(record: SiecleImport) -> None:
     record.save(update_fields=["status", "pending_content", "pending_nomenclature"])
 
 
-def last_applied_import(establishment: Establishment, sha256: str) -> SiecleImport | None:
-    return (
-        establishment.imports.filter(
-            sha256=sha256, status__in=[SiecleImport.Status.APPLIED, SiecleImport.Status.UNCHANGED]
-        )
-        .order_by("-applied_at")
-        .first()
+def last_applied_import(
+    establishment: Establishment, sha256: str, *, exclude: SiecleImport | None = None
+) -> SiecleImport | None:
+    """The latest applied import of the same file, to tell the user it was already imported."""
+    imports = establishment.imports.filter(
+        sha256=sha256, status__in=[SiecleImport.Status.APPLIED, SiecleImport.Status.UNCHANGED]
     )
+    if exclude is not None:
+        imports = imports.exclude(pk=exclude.pk)
+    return imports.order_by("-applied_at").defer("pending_content", "pending_nomenclature").first()
+
+
+def plan_for_preview(record: SiecleImport, *, now: datetime) -> ImportPlan:
+    """Recompute what a previewed file would change now (students may have changed meanwhile)."""
+    nomenclature = bytes(record.pending_nomenclature) if record.pending_nomenclature else None
+    export, labels = _read(bytes(record.pending_content or b""), record.file_name, nomenclature)
+    return plan_import(record.establishment, export, now=now, labels=labels)
 
 
 def _after_import(establishment_id: int, import_id: int) -> None:
-    """Hook run after an import commits (the transfers job for this establishment plugs in here)."""
+    """After an import commits, run the matching job for this establishment within minutes.
+
+    If the broker is down the import still stands: the nightly run will decide the pairs.
+    """
+    from transfers.tasks import run_matching_task
+
+    try:
+        run_matching_task.apply_async(kwargs={"establishment_id": establishment_id, "trigger": "import"})
+    except Exception:
+        logger.warning(
+            "SIECLE import %s committed but the matching task could not be queued (broker unavailable); "
+            "the nightly run will decide its pairs",
+            import_id,
+            exc_info=True,
+        )

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from establishments.models import Establishment, Role, User
 from establishments.validators import check_letter
+from students.synthetic import make_students, render_export
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -97,4 +98,6 @@ class SiecleImportFactory(factory.django.DjangoModelFactory):
     status = "apercu"
     file_name = "ElevesSansAdresses.xml"
     sha256 = "0" * 64
-    pending_content = b"<BEE_ELEVES/>"
+    pending_content = factory.LazyAttribute(
+        lambda o: render_export(o.establishment.uai, make_students(3, seed=7))
+    )

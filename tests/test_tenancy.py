@@ -28,11 +28,17 @@ def _statuses(anonymous, administrator, principal, teacher, student, outsider, s
 SETTINGS_GET = _statuses(302, 200, 200, 403, 403, 404, 404)
 # Writes with an empty form: the administrator gets the form back with errors (400).
 ADMIN_WRITE = _statuses(302, 400, 403, 403, 403, 404, 404)
+ADMIN_ONLY_GET = _statuses(302, 200, 403, 403, 403, 404, 404)
+ADMIN_WRITE_ONLY = _statuses(302, 400, 403, 403, 403, 404, 404)
 MEMBERS_GET = _statuses(302, 200, 200, 200, 200, 404, 404)
 
 
 def no_kwargs(ctx):
     return {}
+
+
+def import_kwargs(ctx):
+    return {"uai": ctx["establishment"].uai, "record": ctx["siecle_import"].public_id}
 
 
 def uai_kwargs(ctx):
@@ -57,6 +63,14 @@ MATRIX = {
         None,
     ),
     # --- students: list and SIECLE import ---
+    "student-list": (uai_kwargs, _statuses(302, 200, 200, 200, 403, 404, 404), None),
+    "siecle-import": (uai_kwargs, ADMIN_ONLY_GET, ADMIN_WRITE_ONLY),
+    "siecle-import-preview": (import_kwargs, ADMIN_ONLY_GET, _statuses(302, 400, 403, 403, 403, 404, 404)),
+    "siecle-import-cancel": (
+        import_kwargs,
+        _statuses(405, 405, 405, 405, 405, 405, 405),
+        _statuses(302, 302, 403, 403, 403, 404, 404),
+    ),
     # --- students: passport ---
     # Everyone of the establishment reads a passport (a student only their own); teachers write.
     "passport": (
@@ -86,6 +100,17 @@ MATRIX = {
     # Sends the student to their own passport; other roles have none.
     "my-passport": (uai_kwargs, _statuses(302, 403, 403, 403, 302, 404, 404), None),
     # --- transfers ---
+    # Manual-transfer authorisations belong to the administrator (DESIGN §1); an empty POST is
+    # refused with the form's errors (400).
+    "manual-transfers": (
+        uai_kwargs,
+        _statuses(302, 200, 403, 403, 403, 404, 404),
+        _statuses(302, 400, 403, 403, 403, 404, 404),
+    ),
+    "manual-transfers-uai": (uai_kwargs, _statuses(302, 200, 403, 403, 403, 404, 404), None),
+    # The history (page and CSV export) is for the principal and the administrator (DESIGN §4).
+    "transfer-history": (uai_kwargs, SETTINGS_GET, None),
+    "transfer-history-csv": (uai_kwargs, SETTINGS_GET, None),
 }
 
 

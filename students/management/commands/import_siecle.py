@@ -1,0 +1,86 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from cerisepro.clock import parse_at
+from establishments.models import Establishment
+from establishments.validators import normalize_uai
+from students.services import import_siecle_export
+from students.siecle import SiecleFileError
+
+
+class Command(BaseCommand):
+    help = "Import a SIECLE export (XML or ZIP) for an establishment and print the counts."
+
+    def add_arguments(self, parser):
+        parser.add_argument("uai")
+        parser.add_argument("file")
+        parser.add_argument("--nomenclature", help="Nomenclature.xml (or its ZIP): names of the MEFs")
+        parser.add_argument("--at", help="'now' as an ISO 8601 datetime (naive means Europe/Paris)")
+        parser.add_argument("--dry-run", action="store_true", help="print what would change, change nothing")
+        parser.add_argument(
+            "--confirm-mass-deactivation",
+            action="store_true",
+            help="allow an import that deactivates more than half of the active students",
+        )
+        parser.add_argument(
+            "--override-uai",
+            action="store_true",
+            help="import even though the file's UAJ is not the establishment's UAI",
+        )
+
+    def handle(self, *args, uai, file, nomenclature, at, dry_run, **options):
+        try:
+            now = parse_at(at)
+        except ValueError as error:
+            raise CommandError(str(error)) from None
+        establishment = Establishment.objects.filter(uai=normalize_uai(uai)).first()
+        if establishment is None:
+            raise CommandError(f"no establishment with UAI {uai}")
+        data = _read(file)
+        try:
+            outcome = import_siecle_export(
+                establishment,
+                data,
+                Path(file).name,
+                now=now,
+                nomenclature=_read(nomenclature) if nomenclature else None,
+                dry_run=dry_run,
+                confirm_mass_deactivation=options["confirm_mass_deactivation"],
+                override_uai=options["override_uai"],
+            )
+        except SiecleFileError as error:
+            raise CommandError(error.english) from None
+        self._report(outcome, dry_run)
+
+    def _report(self, outcome, dry_run: bool) -> None:
+        plan = outcome.plan
+        prefix = "Dry run, nothing changed. Would have:" if dry_run else "Imported:"
+        without_ine = sum(1 for row in plan.export.students if not row.ine)
+        self.stdout.write(
+            f"{prefix} {len(plan.export.students)} in file, {len(plan.creations)} created, "
+            f"{plan.updated} updated, {len(plan.reactivations)} reactivated, "
+            f"{len(plan.deactivations)} deactivated, {plan.unchanged} unchanged, {without_ine} without INE"
+        )
+        if not dry_run and not outcome.changed:
+            self.stdout.write("No change: the establishment's students already match this file.")
+        for warning in plan.export.warnings:
+            self.stdout.write(f"warning: {warning}")
+        if dry_run:
+            for row in plan.creations:
+                self.stdout.write(f"  create      {row.last_name} {row.first_name} ({row.class_code or '-'})")
+            for student in plan.deactivations:
+                self.stdout.write(
+                    f"  deactivate  {student.last_name} {student.first_name} ({student.class_code or '-'})"
+                )
+            if plan.is_mass_deactivation:
+                self.stdout.write(
+                    "  (more than half of the active students: needs --confirm-mass-deactivation)"
+                )
+
+
+def _read(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as error:
+        raise CommandError(f"cannot read {path}: {error.strerror}") from None

@@ -1,0 +1,50 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from cerisepro.clock import parse_at
+from establishments.models import Establishment
+from establishments.validators import normalize_uai
+from transfers.models import Trigger
+from transfers.services import run_matching
+
+
+class Command(BaseCommand):
+    help = "Run the transfer matching job now (or as of --at) and print the counts per outcome."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--at", help="'now' as an ISO 8601 datetime (naive means Europe/Paris)")
+        parser.add_argument("--uai", help="only the pairs that involve this establishment")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="list each pair and its outcome, change nothing"
+        )
+
+    def handle(self, *args, at, uai, dry_run, **options):
+        try:
+            now = parse_at(at)
+        except ValueError as error:
+            raise CommandError(str(error)) from None
+        establishment = None
+        if uai:
+            establishment = Establishment.objects.filter(uai=normalize_uai(uai)).first()
+            if establishment is None:
+                raise CommandError(f"no establishment with UAI {uai}")
+        if dry_run:
+            self._print_plan(run_matching(now, establishment, dry_run=True))
+            return
+        run = run_matching(now, establishment, trigger=Trigger.COMMAND)
+        counts = (
+            ", ".join(f"{key}: {value}" for key, value in sorted(run.counts.items())) or "nothing to decide"
+        )
+        self.stdout.write(
+            f"Run {run.pk} {run.status}: {run.pairs_decided} pairs decided, {run.transfers_done} transfers, "
+            f"{run.entries_copied} entries copied ({counts})"
+        )
+        if run.status == run.Status.SKIPPED:
+            raise CommandError("another matching run is in progress; nothing was done")
+
+    def _print_plan(self, planned) -> None:
+        self.stdout.write(f"Dry run, nothing changed: {len(planned)} pairs would be decided")
+        for pair in planned:
+            self.stdout.write(
+                f"  {pair.origin.establishment.uai} -> {pair.destination.establishment.uai}  "
+                f"student #{pair.destination.pk}  {pair.outcome_label}"
+            )

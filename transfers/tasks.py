@@ -1,0 +1,29 @@
+"""Celery tasks: thin wrappers around transfers.services."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.utils import timezone
+
+from establishments.models import Establishment
+
+from .models import MatchingRun, Trigger
+from .services import run_matching
+
+RETRY_WHEN_BUSY_SECONDS = 120
+
+
+@shared_task(name="transfers.run_matching", bind=True, acks_late=True, max_retries=10)
+def run_matching_task(self, establishment_id: int | None = None, trigger: str = Trigger.BEAT) -> dict:
+    """Run the matching job now, for every establishment or one (after its SIECLE import).
+
+    Delivered twice, or fired twice by beat, it does no double work: pairs are decided once.
+    """
+    establishment = Establishment.objects.filter(pk=establishment_id).first() if establishment_id else None
+    if establishment_id and establishment is None:
+        return {"status": "establishment gone"}
+    run = run_matching(timezone.now(), establishment, trigger=trigger)
+    if run.status == MatchingRun.Status.SKIPPED and establishment is not None:
+        # Another run holds the lock and may have started before this import committed.
+        raise self.retry(countdown=RETRY_WHEN_BUSY_SECONDS)
+    return {"run": run.pk, "status": run.status, "pairs": run.pairs_decided}
