@@ -22,4 +22,5 @@ urlpatterns = [
     ),
     path("", include("establishments.urls")),
     path("", include("students.urls_passport")),
+    path("", include("transfers.urls_manual")),
 ]

@@ -1,0 +1,411 @@
+"""The manual path (DESIGN §4) and forced transfers (§7): the business rules, and only them.
+
+A school without SIECLE (a CFA, a GRETA) cannot be matched automatically. The old school's
+administrator authorises the transfer of a deactivated student to a destination UAI, with the
+consent of the student or their legal guardians; technical staff then execute it from the Django
+admin, choosing or creating the student at the destination. Technical staff may also *force* a pair
+the job refused for a change of diploma. Each of these writes one ordinary history row and copies
+the passport with :func:`transfers.services.copy_passports`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.utils.translation import gettext as _
+
+from establishments.models import Establishment, User
+from establishments.validators import normalize_uai, validate_uai
+from students.models import Origin, Student
+
+from . import services
+from .models import Cause, Kind, ManualAuthorisation, Transfer
+
+# The identity copied into a student created at the destination by hand: enough for the passport
+# and for the diagnostic to recognise the pair; the class is the destination's business.
+IDENTITY_FIELDS = (
+    "ine",
+    "last_name",
+    "first_name",
+    "birth_date",
+    "mef_code",
+    "mef_label",
+    "diploma_level",
+    "diploma_specialite",
+)
+
+
+# --- the school's side -------------------------------------------------------------------------
+
+
+def transferable_students(establishment: Establishment, *, now: datetime) -> QuerySet[Student]:
+    """The "Liste des élèves transférables (non automatisable)", in one query.
+
+    Students who left within the six-month window, who have an INE (DESIGN §2: without one a
+    student can never be transferred), and who are neither waiting for an authorisation nor
+    already transferred.
+    """
+    pending = ManualAuthorisation.objects.filter(
+        origin_student=OuterRef("pk"), status=ManualAuthorisation.Status.PENDING
+    )
+    done = Transfer.objects.filter(origin_student=OuterRef("pk"), done=True)
+    return (
+        establishment.students.filter(
+            is_active=False, deactivated_at__gt=services.window_start(now), deactivated_at__lte=now
+        )
+        .exclude(ine="")
+        .exclude(Exists(pending))
+        .exclude(Exists(done))
+        .order_by("last_name", "first_name", "id")
+    )
+
+
+def uai_lookup(value: str, establishment: Establishment) -> dict[str, object]:
+    """What the UAI input shows as it is typed: whether the UAI is valid, and whose it is."""
+    try:
+        uai = clean_destination_uai(value, establishment)
+    except ValidationError as error:
+        return {"valid": False, "name": None, "message": error.messages[0]}
+    destination = Establishment.objects.filter(uai=uai).only("name").first()
+    return {"valid": True, "name": destination.name if destination else None, "message": ""}
+
+
+def clean_destination_uai(value: str, establishment: Establishment) -> str:
+    uai = normalize_uai(value)
+    if not uai:
+        raise ValidationError(_("Indiquez l'UAI de l'établissement de destination."), code="required")
+    validate_uai(uai)
+    if uai == establishment.uai:
+        raise ValidationError(
+            _(
+                "L'UAI de destination est celui de votre établissement : indiquez celui du nouvel "
+                "établissement."
+            ),
+            code="own_uai",
+        )
+    return uai
+
+
+def manual_authorisation_create(
+    origin_student: Student, *, destination_uai: str, consent_confirmed: bool, user: User, now: datetime
+) -> ManualAuthorisation:
+    """Authorise the transfer of one student's passport; raises a French ValidationError."""
+    (authorisation,) = manual_authorisations_create(
+        [(origin_student, destination_uai)], consent_confirmed=consent_confirmed, user=user, now=now
+    )
+    return authorisation
+
+
+def manual_authorisations_create(
+    requests: Sequence[tuple[Student, str]], *, consent_confirmed: bool, user: User, now: datetime
+) -> list[ManualAuthorisation]:
+    """All or nothing: one invalid row refuses them all.
+
+    Raises a ValidationError whose ``error_dict`` is keyed by the student's ``public_id`` (as a
+    string), or by ``"consent"``.
+    """
+    errors: dict[str, list[ValidationError]] = {}
+    if not consent_confirmed:
+        errors["consent"] = [_consent_error()]
+    cleaned = []
+    for student, value in requests:
+        try:
+            cleaned.append((student, _check_request(student, value, now)))
+        except ValidationError as error:
+            errors[str(student.public_id)] = error.error_list
+    if errors:
+        raise ValidationError(errors)
+    try:
+        with transaction.atomic():
+            return [_authorisation_insert(student, uai, user=user, now=now) for student, uai in cleaned]
+    except IntegrityError:
+        # A double submission raced us past the check: the constraint keeps one pending row.
+        raise ValidationError(_pending_error()) from None
+
+
+def _consent_error() -> ValidationError:
+    return ValidationError(
+        _("Confirmez que l'élève ou ses responsables légaux ont autorisé ce transfert."), code="consent"
+    )
+
+
+def _pending_error() -> ValidationError:
+    return ValidationError(_("Un transfert de cet élève est déjà en attente."), code="pending")
+
+
+def _check_request(student: Student, value: str, now: datetime) -> str:
+    uai = clean_destination_uai(value, student.establishment)
+    if not transferable_students(student.establishment, now=now).filter(pk=student.pk).exists():
+        if student.manual_authorisations.filter(status=ManualAuthorisation.Status.PENDING).exists():
+            raise _pending_error()
+        raise ValidationError(
+            _("Cet élève ne peut plus être transféré (déjà transféré, ou parti depuis plus de six mois)."),
+            code="not_transferable",
+        )
+    return uai
+
+
+def _authorisation_insert(student: Student, uai: str, *, user: User, now: datetime) -> ManualAuthorisation:
+    return ManualAuthorisation.objects.create(
+        origin_student=student,
+        origin_establishment_id=student.establishment_id,
+        destination_uai=uai,
+        consent_confirmed=True,
+        authorised_by=user,
+        authorised_at=now,
+    )
+
+
+def manual_authorisations_of(establishment: Establishment) -> QuerySet[ManualAuthorisation]:
+    """The establishment's authorisations, each with the destination's name when it is registered."""
+    names = Establishment.objects.filter(uai=OuterRef("destination_uai")).values("name")[:1]
+    return (
+        establishment.manual_authorisations.select_related("origin_student", "authorised_by")
+        .annotate(destination_name=Subquery(names))
+        .order_by("-authorised_at", "-id")
+    )
+
+
+# --- technical staff's side --------------------------------------------------------------------
+
+
+def destination_establishment(authorisation: ManualAuthorisation) -> Establishment:
+    destination = Establishment.objects.filter(uai=authorisation.destination_uai).first()
+    if destination is None:
+        raise ValidationError(
+            _(
+                "L'établissement de destination %(uai)s n'est pas enregistré : enregistrez-le "
+                "(Établissements › Ajouter) avant d'exécuter ce transfert."
+            ),
+            code="unregistered",
+            params={"uai": authorisation.destination_uai},
+        )
+    return destination
+
+
+def destination_candidates(authorisation: ManualAuthorisation) -> tuple[list[Student], list[Student]]:
+    """Students of the destination to choose from: those with the same INE, then the others."""
+    destination = destination_establishment(authorisation)
+    students = list(destination.students.order_by("last_name", "first_name", "id"))
+    ine = authorisation.origin_student.ine
+    same = [student for student in students if ine and student.ine == ine]
+    return same, [student for student in students if student not in same]
+
+
+def manual_authorisation_execute(
+    authorisation: ManualAuthorisation,
+    *,
+    user: User,
+    now: datetime,
+    destination_student: Student | None = None,
+    create_student: bool = False,
+) -> Transfer:
+    """Copy the passport to the chosen (or created) destination student and write the history row."""
+    if (destination_student is None) == (not create_student):
+        raise ValidationError(
+            _("Choisissez un élève de l'établissement de destination, ou demandez sa création."),
+            code="choice",
+        )
+    with transaction.atomic():
+        # The lock makes two staff members clicking "Exécuter" together execute it once.
+        authorisation = _lock_pending(authorisation)
+        destination = destination_establishment(authorisation)
+        origin = authorisation.origin_student
+        if create_student:
+            destination_student = _destination_student_create(origin, destination, now=now)
+        elif destination_student.establishment_id != destination.pk:
+            raise ValidationError(
+                _("Cet élève n'appartient pas à l'établissement de destination %(uai)s."),
+                code="wrong_establishment",
+                params={"uai": destination.uai},
+            )
+        transfer = _manual_transfer_insert(origin, destination_student, user=user, now=now)
+        services.copy_passports([transfer], now=now)
+        authorisation.status = ManualAuthorisation.Status.EXECUTED
+        authorisation.handled_by, authorisation.handled_at, authorisation.transfer = user, now, transfer
+        authorisation.save(update_fields=["status", "handled_by", "handled_at", "transfer"])
+    return transfer
+
+
+def manual_authorisation_cancel(authorisation: ManualAuthorisation, *, user: User, now: datetime) -> None:
+    with transaction.atomic():
+        authorisation = _lock_pending(authorisation)
+        authorisation.status = ManualAuthorisation.Status.CANCELLED
+        authorisation.handled_by, authorisation.handled_at = user, now
+        authorisation.save(update_fields=["status", "handled_by", "handled_at"])
+
+
+def _lock_pending(authorisation: ManualAuthorisation) -> ManualAuthorisation:
+    locked = (
+        ManualAuthorisation.objects.select_for_update()
+        .select_related("origin_student")
+        .get(pk=authorisation.pk)
+    )
+    if locked.status != ManualAuthorisation.Status.PENDING:
+        raise ValidationError(
+            _("Cette autorisation n'est plus en attente (%(status)s)."),
+            code="not_pending",
+            params={"status": locked.get_status_display().lower()},
+        )
+    return locked
+
+
+def _destination_student_create(origin: Student, destination: Establishment, *, now: datetime) -> Student:
+    if origin.ine and destination.students.filter(ine=origin.ine).exists():
+        raise ValidationError(
+            _("Un élève portant cet INE existe déjà dans l'établissement de destination : choisissez-le."),
+            code="ine_exists",
+        )
+    identity = {field: getattr(origin, field) for field in IDENTITY_FIELDS}
+    return Student.objects.create(establishment=destination, origin=Origin.MANUAL, created_at=now, **identity)
+
+
+def _manual_transfer_insert(origin: Student, destination: Student, *, user: User, now: datetime) -> Transfer:
+    if Transfer.objects.filter(origin_student=origin, destination_student=destination).exists():
+        raise _already_decided_error()
+    try:
+        # A savepoint, so that a concurrent decision of the same pair is a message, not a 500.
+        with transaction.atomic():
+            return Transfer.objects.create(
+                created_at=now,
+                ine=origin.ine,
+                origin_student=origin,
+                destination_student=destination,
+                origin_establishment_id=origin.establishment_id,
+                destination_establishment_id=destination.establishment_id,
+                student_name=origin.display_name,
+                kind=Kind.MANUAL,
+                done=True,
+                user=user,
+            )
+    except IntegrityError:
+        raise _already_decided_error() from None
+
+
+def _already_decided_error() -> ValidationError:
+    return ValidationError(
+        _("Un transfert entre ces deux élèves figure déjà dans l'historique."), code="already_decided"
+    )
+
+
+# --- forced transfers --------------------------------------------------------------------------
+
+
+def transfer_is_forceable(transfer: Transfer) -> bool:
+    return not transfer.done and transfer.cause == Cause.DIPLOMA_CHANGE
+
+
+def transfer_force(transfer: Transfer, *, user: User, now: datetime) -> Transfer:
+    """Transfer a pair the job refused for a change of diploma; the cause stays for traceability."""
+    with transaction.atomic():
+        transfer = Transfer.objects.select_for_update().get(pk=transfer.pk)
+        if transfer.done:
+            raise ValidationError(_("Ce transfert a déjà été effectué."), code="done")
+        if transfer.cause != Cause.DIPLOMA_CHANGE:
+            raise ValidationError(
+                _(
+                    "Seul un transfert refusé pour changement de diplôme peut être forcé "
+                    "(celui-ci a été refusé pour : %(cause)s)."
+                ),
+                code="not_forceable",
+                params={"cause": transfer.get_cause_display().lower()},
+            )
+        if transfer.origin_student_id is None or transfer.destination_student_id is None:
+            raise ValidationError(
+                _("L'un des deux élèves n'existe plus : le passeport ne peut pas être copié."),
+                code="student_gone",
+            )
+        transfer.done, transfer.kind, transfer.user = True, Kind.FORCED, user
+        transfer.save(update_fields=["done", "kind", "user"])
+        services.copy_passports([transfer], now=now)
+    return transfer
+
+
+# --- eligibility diagnostic --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PairDiagnostic:
+    origin: Student | None
+    destination: Student | None
+    conditions: list[services.Condition]
+    decision: Transfer | None
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    ine: str
+    students: list[Student]
+    related: list[Student]
+    pairs: list[PairDiagnostic]
+    planned: list[services.PlannedPair]
+    decisions: list[Transfer]
+
+
+# How many look-alike records (same name and birth date, other or no INE) the diagnostic shows.
+RELATED_LIMIT = 20
+
+
+def eligibility_diagnostic(ine: str, *, now: datetime) -> Diagnostic:
+    """Why has (or hasn't) this student's passport arrived? Every record and pair, with reasons.
+
+    Besides the records carrying the INE, it shows the records of a student with the same last
+    name and birth date but another INE or none: a mistyped or missing INE is the usual answer.
+    """
+    students = list(_students_qs().filter(ine=ine).order_by("created_at", "id"))
+    related = _look_alikes(students)
+    everyone = students + related
+    decisions = list(
+        Transfer.objects.filter(Q(origin_student__in=everyone) | Q(destination_student__in=everyone))
+        .select_related("origin_establishment", "destination_establishment", "user")
+        .order_by("created_at", "id")
+    )
+    by_pair = {(row.origin_student_id, row.destination_student_id): row for row in decisions}
+    pairs = [
+        PairDiagnostic(
+            origin,
+            destination,
+            services.pair_conditions(origin, destination, now=now),
+            by_pair.get((getattr(origin, "pk", None), getattr(destination, "pk", None))),
+        )
+        for origin, destination in _candidate_pairs(everyone)
+    ]
+    return Diagnostic(ine, students, related, pairs, services.planned_pairs_for_ine(ine, now=now), decisions)
+
+
+def _students_qs() -> QuerySet[Student]:
+    return Student.objects.select_related("establishment", "created_by_import", "deactivated_by_import")
+
+
+def _look_alikes(students: list[Student]) -> list[Student]:
+    identities = {(s.last_name.upper(), s.birth_date) for s in students if s.birth_date}
+    found: list[Student] = []
+    for last_name, birth_date in sorted(identities, key=str):
+        found += (
+            _students_qs()
+            .filter(last_name__iexact=last_name, birth_date=birth_date)
+            .exclude(pk__in=[s.pk for s in students + found])
+            .order_by("created_at", "id")[:RELATED_LIMIT]
+        )
+    return found[:RELATED_LIMIT]
+
+
+def _candidate_pairs(students: list[Student]) -> list[tuple[Student | None, Student | None]]:
+    """Ordered pairs of records in two establishments, the earlier enrolment being the origin."""
+    pairs: list[tuple[Student | None, Student | None]] = [
+        (origin, destination)
+        for origin in students
+        for destination in students
+        if origin.establishment_id != destination.establishment_id
+        and (origin.created_at, origin.pk) < (destination.created_at, destination.pk)
+    ]
+    if not pairs and len(students) == 1:
+        # One record only: the other side is missing, and pair_conditions says which conditions fail.
+        (student,) = students
+        pairs = [(student, None)] if not student.is_active else [(None, student)]
+    return pairs
