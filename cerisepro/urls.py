@@ -21,6 +21,7 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("", include("establishments.urls")),
+    path("", include("transfers.urls")),
     path("", include("students.urls_passport")),
     path("", include("transfers.urls_manual")),
 ]

@@ -108,9 +108,10 @@ MATRIX = {
         _statuses(302, 400, 403, 403, 403, 404, 404),
     ),
     "manual-transfers-uai": (uai_kwargs, _statuses(302, 200, 403, 403, 403, 404, 404), None),
-    # The history (page and CSV export) is for the principal and the administrator (DESIGN §4).
-    "transfer-history": (uai_kwargs, SETTINGS_GET, None),
-    "transfer-history-csv": (uai_kwargs, SETTINGS_GET, None),
+    # The history (page and CSV export) is for the principal and the administrator (DESIGN §4);
+    # it is read-only.
+    "transfer-history": (uai_kwargs, SETTINGS_GET, _statuses(405, 405, 405, 405, 405, 405, 405)),
+    "transfer-history-csv": (uai_kwargs, SETTINGS_GET, _statuses(405, 405, 405, 405, 405, 405, 405)),
 }
 
 

@@ -1,0 +1,193 @@
+"""Reads of the transfer history: what an establishment received and sent, per row and per month.
+
+Every read starts from the establishment (``establishment.transfers_received`` /
+``transfers_sent``), so a school only ever sees the rows it is a party to.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
+
+from django.db.models import Count, QuerySet
+from django.db.models.functions import TruncMonth
+from django.utils import timezone
+
+from establishments.models import Establishment
+
+from .models import Transfer
+
+# DESIGN §4: dates and months of the history are those of Europe/Paris, whatever the server's zone.
+PARIS = ZoneInfo("Europe/Paris")
+RECEIVED, SENT = "received", "sent"
+DELETED_STUDENT = "élève supprimé"
+NO_CAUSE = "—"
+CSV_CHUNK_SIZE = 2000
+# A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _paris_midnight(day: datetime.date) -> datetime.datetime:
+    return datetime.datetime.combine(day, datetime.time(), PARIS)
+
+
+def _filtered(
+    transfers: QuerySet[Transfer],
+    since: datetime.date | None,
+    until: datetime.date | None,
+    done: bool | None,
+) -> QuerySet[Transfer]:
+    # Bounds as instants rather than ``created_at__date`` so that the (establishment, -created_at)
+    # indexes are used; both days are included.
+    if since is not None:
+        transfers = transfers.filter(created_at__gte=_paris_midnight(since))
+    if until is not None:
+        transfers = transfers.filter(created_at__lt=_paris_midnight(until + datetime.timedelta(days=1)))
+    if done is not None:
+        transfers = transfers.filter(done=done)
+    return transfers.select_related(
+        "origin_establishment", "destination_establishment", "origin_student", "destination_student"
+    ).order_by("-created_at", "-id")
+
+
+def transfers_received(
+    establishment: Establishment,
+    *,
+    since: datetime.date | None = None,
+    until: datetime.date | None = None,
+    done: bool | None = None,
+) -> QuerySet[Transfer]:
+    """Rows where ``establishment`` is the destination, newest first, days ``since``–``until`` included."""
+    return _filtered(establishment.transfers_received.all(), since, until, done)
+
+
+def transfers_sent(
+    establishment: Establishment,
+    *,
+    since: datetime.date | None = None,
+    until: datetime.date | None = None,
+    done: bool | None = None,
+) -> QuerySet[Transfer]:
+    """Rows where ``establishment`` is the origin, newest first, days ``since``–``until`` included."""
+    return _filtered(establishment.transfers_sent.all(), since, until, done)
+
+
+SELECTORS = {RECEIVED: transfers_received, SENT: transfers_sent}
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """One transfer as seen from one side: the student of that side and the other establishment."""
+
+    transfer: Transfer
+    direction: str
+
+    @property
+    def date(self) -> datetime.date:
+        return timezone.localtime(self.transfer.created_at, PARIS).date()
+
+    @property
+    def student(self) -> str:
+        # The viewer's own record only: the other school's record is not theirs to read.
+        record = (
+            self.transfer.destination_student if self.direction == RECEIVED else self.transfer.origin_student
+        )
+        if record is not None:
+            return record.display_name
+        return self.transfer.student_name or DELETED_STUDENT
+
+    @property
+    def other_establishment(self) -> Establishment:
+        if self.direction == RECEIVED:
+            return self.transfer.origin_establishment
+        return self.transfer.destination_establishment
+
+    @property
+    def cause_label(self) -> str:
+        return str(self.transfer.get_cause_display()) if self.transfer.cause else NO_CAUSE
+
+
+def history_rows(transfers: Iterable[Transfer], direction: str) -> Iterator[HistoryRow]:
+    return (HistoryRow(transfer, direction) for transfer in transfers)
+
+
+def neutralise_formula(value: str) -> str:
+    """Make a spreadsheet show ``value`` as text rather than run it as a formula."""
+    return f"'{value}" if value.startswith(FORMULA_PREFIXES) else value
+
+
+CSV_HEADERS = {
+    RECEIVED: ("UAI de provenance", "Établissement de provenance"),
+    SENT: ("UAI de destination", "Établissement de destination"),
+}
+
+
+def csv_rows(transfers: QuerySet[Transfer], direction: str) -> Iterator[list[str]]:
+    """The header, then one French spreadsheet row per transfer, read in chunks (flat memory)."""
+    uai_header, name_header = CSV_HEADERS[direction]
+    yield [
+        "Date",
+        "Élève",
+        uai_header,
+        name_header,
+        "Transfert effectué",
+        "Motif",
+        "Type",
+        "Fiches copiées",
+        "Évaluations copiées",
+        "Bilans copiés",
+    ]
+    for row in history_rows(transfers.iterator(chunk_size=CSV_CHUNK_SIZE), direction):
+        transfer, other = row.transfer, row.other_establishment
+        yield [
+            row.date.strftime("%d/%m/%Y"),
+            neutralise_formula(row.student),
+            other.uai,
+            neutralise_formula(other.name),
+            "oui" if transfer.done else "non",
+            row.cause_label,
+            str(transfer.get_kind_display()),
+            str(transfer.fiches_copied),
+            str(transfer.evaluations_copied),
+            str(transfer.bilans_copied),
+        ]
+
+
+class MonthCount(NamedTuple):
+    month: datetime.date  # first day of the month
+    sent: int
+    received: int
+
+
+def _last_months(now: datetime.datetime, months: int) -> list[datetime.date]:
+    today = timezone.localtime(now, PARIS)
+    index = today.year * 12 + today.month - 1
+    return [datetime.date(i // 12, i % 12 + 1, 1) for i in range(index - months + 1, index + 1)]
+
+
+def _done_per_month(transfers: QuerySet[Transfer], start: datetime.datetime) -> dict[datetime.date, int]:
+    per_month = (
+        transfers.filter(done=True, created_at__gte=start)
+        .annotate(month=TruncMonth("created_at", tzinfo=PARIS))
+        .order_by()
+        .values("month")
+        .annotate(count=Count("id"))
+    )
+    return {timezone.localtime(row["month"], PARIS).date(): row["count"] for row in per_month}
+
+
+def monthly_counts(
+    establishment: Establishment, *, months: int = 12, now: datetime.datetime
+) -> list[MonthCount]:
+    """Done transfers sent and received per month, the last ``months`` months up to ``now``'s month.
+
+    Two aggregate queries, whatever the number of rows; months without transfers count 0.
+    """
+    month_starts = _last_months(now, months)
+    start = _paris_midnight(month_starts[0])
+    sent = _done_per_month(establishment.transfers_sent.all(), start)
+    received = _done_per_month(establishment.transfers_received.all(), start)
+    return [MonthCount(month, sent.get(month, 0), received.get(month, 0)) for month in month_starts]

@@ -1,0 +1,145 @@
+"""The transfer history pages: both lists, the monthly chart and the CSV export.
+
+Filters live in GET parameters (``du``, ``au``, ``effectue``; ``direction`` for the export): dates
+and yes/no only, never a name or an INE.
+"""
+
+from __future__ import annotations
+
+import csv
+
+from django import forms
+from django.core.paginator import Page, Paginator
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from establishments.access import STAFF_ROLES, school_view
+
+from . import history
+from .charts import chart_description, month_label, monthly_chart_svg
+
+PAGE_SIZE = 25
+DIRECTIONS = {"recus": history.RECEIVED, "partis": history.SENT}
+DONE_CHOICES = {"tous": None, "oui": True, "non": False}
+FILTER_PARAMS = ("du", "au", "effectue")
+
+
+class HistoryFilterForm(forms.Form):
+    du = forms.DateField(
+        label="Du", required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    au = forms.DateField(
+        label="Au", required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    effectue = forms.ChoiceField(
+        label="Transfert effectué",
+        required=False,
+        choices=[("tous", "Tous"), ("oui", "Oui"), ("non", "Non")],
+    )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("du") and data.get("au") and data["du"] > data["au"]:
+            raise forms.ValidationError("La date de début doit précéder la date de fin.")
+        return data
+
+    def filters(self) -> dict:
+        """The selectors' keyword arguments; a field that does not validate filters nothing."""
+        if not self.is_bound:
+            return {"since": None, "until": None, "done": None}
+        self.is_valid()  # fills cleaned_data with the fields that validate
+        data = self.cleaned_data
+        return {
+            "since": data.get("du"),
+            "until": data.get("au"),
+            "done": DONE_CHOICES.get(data.get("effectue") or "tous"),
+        }
+
+
+def _filter_query(request: HttpRequest) -> str:
+    """The filters alone, for the export links."""
+    query = QueryDict(mutable=True)
+    for key in FILTER_PARAMS:
+        query.setlist(key, request.GET.getlist(key))
+    return query.urlencode()
+
+
+def _query_without(request: HttpRequest, *keys: str) -> str:
+    query = request.GET.copy()
+    for key in keys:
+        query.pop(key, None)
+    return query.urlencode()
+
+
+def _table(request: HttpRequest, transfers, direction: str, page_key: str) -> dict:
+    page: Page = Paginator(transfers, PAGE_SIZE).get_page(request.GET.get(page_key))
+    return {
+        "page": page,
+        "rows": list(history.history_rows(page.object_list, direction)),
+        "page_key": page_key,
+        "query": _query_without(request, page_key),
+    }
+
+
+@require_GET
+@school_view(read=STAFF_ROLES)
+def transfer_history(request: HttpRequest) -> HttpResponse:
+    establishment = request.establishment
+    form = HistoryFilterForm(request.GET if any(k in request.GET for k in FILTER_PARAMS) else None)
+    filters = form.filters()
+    counts = history.monthly_counts(establishment, now=timezone.now())
+    context = {
+        "establishment": establishment,
+        "form": form,
+        "received": _table(
+            request, history.transfers_received(establishment, **filters), history.RECEIVED, "page_recus"
+        ),
+        "sent": _table(
+            request, history.transfers_sent(establishment, **filters), history.SENT, "page_partis"
+        ),
+        "chart": monthly_chart_svg(counts),
+        "chart_description": chart_description(counts),
+        "months": [(month_label(c.month), c.received, c.sent) for c in counts],
+        "filter_query": _filter_query(request),
+    }
+    return render(request, "transfers/history.html", context)
+
+
+class _Echo:
+    """A file-like object whose ``write`` hands the line back, for streaming ``csv.writer``."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_stream(transfers, direction: str):
+    # The BOM makes French spreadsheets read the file as UTF-8 rather than Windows-1252.
+    yield "\ufeff"
+    writer = csv.writer(_Echo(), delimiter=";", lineterminator="\r\n")
+    for row in history.csv_rows(transfers, direction):
+        yield writer.writerow(row)
+
+
+@require_GET
+@school_view(read=STAFF_ROLES)
+def transfer_history_csv(request: HttpRequest) -> HttpResponse:
+    establishment = request.establishment
+    direction = DIRECTIONS.get(request.GET.get("direction", "recus"))
+    form = HistoryFilterForm(request.GET)
+    if direction is None or not form.is_valid():
+        return HttpResponseBadRequest(
+            "Paramètres d'export invalides.", content_type="text/plain; charset=utf-8"
+        )
+    transfers = history.SELECTORS[direction](establishment, **form.filters())
+    response = StreamingHttpResponse(
+        _csv_stream(transfers, direction), content_type="text/csv; charset=utf-8"
+    )
+    slug = "recus" if direction == history.RECEIVED else "partis"
+    today = timezone.localtime(timezone.now(), history.PARIS).date()
+    response["Content-Disposition"] = (
+        f'attachment; filename="transferts-{slug}-{establishment.uai}-{today:%Y%m%d}.csv"'
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response
