@@ -1,1 +1,406 @@
 """Django admin of the transfers app (technical staff)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import OuterRef, Subquery
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from establishments.models import Establishment
+from students.ine import normalize_ine
+
+from . import manual, services
+from .models import Cause, ManualAuthorisation, MatchingRun, Transfer, Trigger
+
+CREATE = "creer"
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written by the services only: staff read them, and act through the buttons."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+def _require_perm(request: HttpRequest, codename: str) -> None:
+    # The admin's has_change_permission is False on purpose (read-only forms): check the model
+    # permission itself for the service buttons.
+    if not request.user.has_perm(f"transfers.{codename}"):
+        raise PermissionDenied
+
+
+def _context(model_admin: admin.ModelAdmin, request: HttpRequest, title: str, **extra) -> dict:
+    return {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.model._meta,
+        "title": title,
+        **extra,
+    }
+
+
+# --- manual-transfer authorisations ---------------------------------------------------------
+
+
+class ExecuteForm(forms.Form):
+    destination = forms.ChoiceField(label=gettext_lazy("Élève dans l'établissement de destination"))
+
+    def __init__(self, data=None, *, same_ine, others):
+        super().__init__(data)
+        self.students = {str(s.public_id): s for s in [*same_ine, *others]}
+        choices: list = [(CREATE, _("Créer l'élève dans l'établissement de destination"))]
+        if same_ine:
+            choices.append((_("Même INE"), [(str(s.public_id), _label(s)) for s in same_ine]))
+        if others:
+            choices.append(
+                (_("Autres élèves de l'établissement"), [(str(s.public_id), _label(s)) for s in others])
+            )
+        self.fields["destination"].choices = choices
+        self.fields["destination"].initial = str(same_ine[0].public_id) if same_ine else CREATE
+
+
+def _label(student) -> str:
+    born = student.birth_date.strftime("%d/%m/%Y") if student.birth_date else "—"
+    state = _("actif") if student.is_active else _("inactif")
+    ine, class_code = student.ine or "—", student.class_code or "—"
+    return f"{student.display_name} — né(e) le {born} — INE {ine} — {class_code} ({state})"
+
+
+@admin.register(ManualAuthorisation)
+class ManualAuthorisationAdmin(ReadOnlyAdmin):
+    list_display = (
+        "authorised_at",
+        "origin_establishment",
+        "origin_student",
+        "destination_uai",
+        "destination_name",
+        "status",
+        "handled_by",
+        "handled_at",
+        "actions_column",
+    )
+    list_filter = ("status",)
+    search_fields = ("destination_uai", "origin_establishment__uai")
+    list_select_related = ("origin_establishment", "origin_student", "handled_by")
+    date_hierarchy = "authorised_at"
+    readonly_fields = (
+        "origin_student",
+        "origin_establishment",
+        "destination_uai",
+        "destination_name",
+        "consent_confirmed",
+        "status",
+        "authorised_by",
+        "authorised_at",
+        "handled_by",
+        "handled_at",
+        "transfer",
+    )
+    fields = readonly_fields
+    change_form_template = "admin/transfers/manualauthorisation/change_form.html"
+
+    def get_queryset(self, request: HttpRequest):
+        names = Establishment.objects.filter(uai=OuterRef("destination_uai")).values("name")[:1]
+        return super().get_queryset(request).annotate(destination_name=Subquery(names))
+
+    @admin.display(description=gettext_lazy("établissement de destination"))
+    def destination_name(self, obj: ManualAuthorisation) -> str:
+        return obj.destination_name or _("non enregistré")
+
+    @admin.display(description=gettext_lazy("actions"))
+    def actions_column(self, obj: ManualAuthorisation) -> str:
+        if obj.status != ManualAuthorisation.Status.PENDING:
+            return "—"
+        return format_html(
+            '<a class="button" href="{}">{}</a> <a class="button" href="{}">{}</a>',
+            reverse("admin:transfers_manualauthorisation_execute", args=[obj.pk]),
+            _("Exécuter"),
+            reverse("admin:transfers_manualauthorisation_cancel", args=[obj.pk]),
+            _("Annuler"),
+        )
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/executer/", view(self.execute_view), name="transfers_manualauthorisation_execute"),
+            path("<int:pk>/annuler/", view(self.cancel_view), name="transfers_manualauthorisation_cancel"),
+            *super().get_urls(),
+        ]
+
+    def _change_url(self, authorisation: ManualAuthorisation) -> str:
+        return reverse("admin:transfers_manualauthorisation_change", args=[authorisation.pk])
+
+    def execute_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        _require_perm(request, "change_manualauthorisation")
+        authorisation = get_object_or_404(
+            ManualAuthorisation.objects.select_related("origin_student", "origin_establishment"), pk=pk
+        )
+        if authorisation.status != ManualAuthorisation.Status.PENDING:
+            messages.error(request, _("Cette autorisation n'est plus en attente."))
+            return redirect(self._change_url(authorisation))
+        try:
+            same_ine, others = manual.destination_candidates(authorisation)
+        except ValidationError as error:
+            messages.error(request, error.messages[0])
+            return redirect(self._change_url(authorisation))
+        form = ExecuteForm(
+            request.POST if request.method == "POST" else None, same_ine=same_ine, others=others
+        )
+        if request.method == "POST" and form.is_valid():
+            choice = form.cleaned_data["destination"]
+            try:
+                transfer = manual.manual_authorisation_execute(
+                    authorisation,
+                    user=request.user,
+                    now=timezone.now(),
+                    destination_student=form.students.get(choice),
+                    create_student=choice == CREATE,
+                )
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                self.log_change(request, authorisation, _("Transfert manuel exécuté."))
+                messages.success(
+                    request,
+                    _("Transfert effectué : %(count)d entrée(s) du passeport copiée(s).")
+                    % {"count": transfer.entries_copied},
+                )
+                return redirect(self._change_url(authorisation))
+        context = _context(
+            self,
+            request,
+            _("Exécuter le transfert manuel"),
+            authorisation=authorisation,
+            destination=manual.destination_establishment(authorisation),
+            form=form,
+        )
+        return TemplateResponse(request, "admin/transfers/manualauthorisation/execute.html", context)
+
+    def cancel_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        _require_perm(request, "change_manualauthorisation")
+        authorisation = get_object_or_404(ManualAuthorisation.objects.select_related("origin_student"), pk=pk)
+        if request.method == "POST":
+            try:
+                manual.manual_authorisation_cancel(authorisation, user=request.user, now=timezone.now())
+            except ValidationError as error:
+                messages.error(request, error.messages[0])
+            else:
+                self.log_change(request, authorisation, _("Autorisation annulée."))
+                messages.success(request, _("Autorisation annulée."))
+            return redirect(self._change_url(authorisation))
+        context = _context(self, request, _("Annuler l'autorisation"), authorisation=authorisation)
+        return TemplateResponse(request, "admin/transfers/manualauthorisation/cancel.html", context)
+
+
+# --- transfer history -----------------------------------------------------------------------
+
+
+class DiagnosticForm(forms.Form):
+    ine = forms.CharField(label=gettext_lazy("INE de l'élève"), max_length=20)
+
+    def clean_ine(self) -> str:
+        return normalize_ine(self.cleaned_data["ine"])
+
+
+@admin.register(Transfer)
+class TransferAdmin(ReadOnlyAdmin):
+    list_display = (
+        "created_at",
+        "kind",
+        "done",
+        "cause",
+        "origin_establishment",
+        "destination_establishment",
+        "student_name",
+        "entries_copied",
+        "user",
+        "force_column",
+    )
+    list_filter = ("kind", "done", "cause")
+    search_fields = ("origin_establishment__uai", "destination_establishment__uai", "=ine")
+    date_hierarchy = "created_at"
+    list_select_related = ("origin_establishment", "destination_establishment", "user")
+    change_list_template = "admin/transfers/transfer/change_list.html"
+    change_form_template = "admin/transfers/transfer/change_form.html"
+
+    @admin.display(description=gettext_lazy("entrées copiées"))
+    def entries_copied(self, obj: Transfer) -> int:
+        return obj.entries_copied
+
+    @admin.display(description="")
+    def force_column(self, obj: Transfer) -> str:
+        if not manual.transfer_is_forceable(obj):
+            return ""
+        return format_html(
+            '<a class="button" href="{}">{}</a>',
+            reverse("admin:transfers_transfer_force", args=[obj.pk]),
+            _("Forcer le transfert"),
+        )
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("diagnostic/", view(self.diagnostic_view), name="transfers_transfer_diagnostic"),
+            path("<int:pk>/forcer/", view(self.force_view), name="transfers_transfer_force"),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+        transfer = self.get_object(request, object_id)
+        extra_context = {
+            **(extra_context or {}),
+            "forceable": bool(transfer) and manual.transfer_is_forceable(transfer),
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def force_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        _require_perm(request, "change_transfer")
+        transfer = get_object_or_404(
+            Transfer.objects.select_related("origin_establishment", "destination_establishment"), pk=pk
+        )
+        change_url = reverse("admin:transfers_transfer_change", args=[transfer.pk])
+        if request.method == "POST":
+            try:
+                transfer = manual.transfer_force(transfer, user=request.user, now=timezone.now())
+            except ValidationError as error:
+                messages.error(request, error.messages[0])
+            else:
+                self.log_change(request, transfer, _("Transfert forcé."))
+                messages.success(
+                    request,
+                    _("Transfert forcé : %(count)d entrée(s) du passeport copiée(s).")
+                    % {"count": transfer.entries_copied},
+                )
+            return HttpResponseRedirect(change_url)
+        if not manual.transfer_is_forceable(transfer):
+            messages.error(request, _("Seul un transfert refusé pour changement de diplôme peut être forcé."))
+            return HttpResponseRedirect(change_url)
+        context = _context(self, request, _("Forcer le transfert"), transfer=transfer, change_url=change_url)
+        return TemplateResponse(request, "admin/transfers/transfer/force.html", context)
+
+    def diagnostic_view(self, request: HttpRequest) -> HttpResponse:
+        """Why hasn't this student's passport arrived? The INE travels in the POST body only."""
+        _require_perm(request, "view_transfer")
+        form = DiagnosticForm(request.POST if request.method == "POST" else None)
+        diagnostic = None
+        if request.method == "POST" and form.is_valid():
+            diagnostic = manual.eligibility_diagnostic(form.cleaned_data["ine"], now=timezone.now())
+        context = _context(
+            self, request, _("Diagnostic d'éligibilité au transfert"), form=form, diagnostic=diagnostic
+        )
+        return TemplateResponse(request, "admin/transfers/diagnostic.html", context)
+
+
+# --- runs of the matching job ---------------------------------------------------------------
+
+
+@admin.register(MatchingRun)
+class MatchingRunAdmin(ReadOnlyAdmin):
+    list_display = (
+        "started_at",
+        "trigger",
+        "establishment",
+        "status",
+        "pairs_decided",
+        "transfers_done",
+        "entries_copied",
+        "error_count",
+        "finished_at",
+    )
+    list_filter = ("status", "trigger")
+    date_hierarchy = "started_at"
+    list_select_related = ("establishment",)
+    readonly_fields = (
+        "started_at",
+        "finished_at",
+        "as_of",
+        "trigger",
+        "establishment",
+        "status",
+        "pairs_decided",
+        "transfers_done",
+        "entries_copied",
+        "counts_display",
+        "errors_display",
+    )
+    fields = readonly_fields
+    change_list_template = "admin/transfers/matchingrun/change_list.html"
+
+    @admin.display(description=gettext_lazy("erreurs"))
+    def error_count(self, obj: MatchingRun) -> int:
+        return len(obj.errors)
+
+    @admin.display(description=gettext_lazy("décomptes par issue"))
+    def counts_display(self, obj: MatchingRun) -> str:
+        if not obj.counts:
+            return "—"
+        return format_html(
+            "<ul>{}</ul>",
+            _items((_outcome_label(key), count) for key, count in sorted(obj.counts.items())),
+        )
+
+    @admin.display(description=gettext_lazy("erreurs"))
+    def errors_display(self, obj: MatchingRun) -> str:
+        if not obj.errors:
+            return "—"
+        return format_html("<ul>{}</ul>", _items((error, "") for error in obj.errors))
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("lancer/", view(require_POST(self.run_view)), name="transfers_matchingrun_run"),
+            *super().get_urls(),
+        ]
+
+    def run_view(self, request: HttpRequest) -> HttpResponse:
+        _require_perm(request, "add_matchingrun")
+        try:
+            run = services.run_matching(now=timezone.now(), trigger=Trigger.ADMIN)
+        except Exception:  # recorded on the run by run_matching; the page says so instead of a 500
+            messages.error(
+                request, _("Le rapprochement a échoué : l'erreur est enregistrée dans l'exécution.")
+            )
+            return redirect("admin:transfers_matchingrun_changelist")
+        level = messages.SUCCESS if run.status == MatchingRun.Status.SUCCEEDED else messages.WARNING
+        messages.add_message(
+            request,
+            level,
+            _(
+                "Rapprochement %(status)s : %(pairs)d paire(s) décidée(s), %(done)d transfert(s) "
+                "effectué(s), %(entries)d entrée(s) copiée(s)."
+            )
+            % {
+                "status": run.get_status_display().lower(),
+                "pairs": run.pairs_decided,
+                "done": run.transfers_done,
+                "entries": run.entries_copied,
+            },
+        )
+        return redirect("admin:transfers_matchingrun_change", run.pk)
+
+
+def _outcome_label(key: str) -> str:
+    if key == services.TRANSFER:
+        return _("transfert effectué")
+    return str(Cause(key).label) if key in Cause.values else key
+
+
+def _items(rows) -> str:
+    return format_html_join(
+        "", "<li>{}{}</li>", ((label, f" : {value}" if value != "" else "") for label, value in rows)
+    )
