@@ -137,7 +137,8 @@ class Transfer(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.origin_establishment.uai} → {self.destination_establishment.uai} ({self.created_at:%d/%m/%Y})"
+        origin, destination = self.origin_establishment.uai, self.destination_establishment.uai
+        return f"{origin} → {destination} ({self.created_at:%d/%m/%Y})"
 
     @property
     def entries_copied(self) -> int:
