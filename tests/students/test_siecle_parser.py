@@ -305,6 +305,18 @@ def test_an_external_entity_is_never_read():
     assert "root:" not in message
 
 
+def test_an_external_entity_hidden_in_utf16_is_never_read_either():
+    xml = (
+        '<!DOCTYPE BEE_ELEVES [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+        "<BEE_ELEVES><PARAMETRES><UAJ>&xxe;</UAJ></PARAMETRES></BEE_ELEVES>"
+    )
+
+    message = refusal(xml.encode("utf-16"))
+
+    assert "DOCTYPE" in message
+    assert "root:" not in message
+
+
 BILLION_LAUGHS = (
     '<?xml version="1.0"?>\n<!DOCTYPE BEE_ELEVES [<!ENTITY lol "lol">'
     + "".join(f'<!ENTITY lol{i} "{("&lol;" if i == 1 else f"&lol{i - 1};") * 10}">' for i in range(1, 10))
