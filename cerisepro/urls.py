@@ -22,6 +22,7 @@ urlpatterns = [
     ),
     path("", include("establishments.urls")),
     path("", include("transfers.urls")),
+    path("", include("students.urls")),
     path("", include("students.urls_passport")),
     path("", include("transfers.urls_manual")),
 ]
