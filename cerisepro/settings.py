@@ -136,6 +136,8 @@ EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="cerisepro <ne-pas-repondre@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Public address of the site, for links in e-mails (e.g. https://cerisepro.example.org).
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000" if DEBUG else "").rstrip("/")
 
 # Security headers. HTTPS-only settings are on whenever DEBUG is off.
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -469,11 +469,9 @@ def run_matching(
 
 def _notify(transfer_ids: list[int]) -> None:
     """E-mail the destination administrators; never undoes a transfer (it is committed)."""
-    try:
-        from .emails import notify_transfers_received
-    except ImportError:  # pragma: no cover - e-mails module not installed yet
-        return
-    notify_transfers_received(transfer_ids)
+    from .emails import notify_transfers_received
+
+    transaction.on_commit(lambda: notify_transfers_received(transfer_ids), robust=True)
 
 
 def plan_matching(

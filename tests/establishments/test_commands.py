@@ -14,6 +14,8 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from establishments.models import Establishment, Role, User
+from students.models import Student
+from transfers.models import Transfer
 
 from ..factories import EstablishmentFactory
 
@@ -156,10 +158,24 @@ def test_demo_creates_the_demo_establishment_and_prints_the_logins(db, client):
         "lp-henri4-admin": Role.ADMINISTRATOR,
         "lp-henri4-chef": Role.PRINCIPAL,
         "lp-henri4-prof": Role.TEACHER,
+        "lp-henri4-eleve": Role.STUDENT,
     }
     assert "cerise-demo-2026" in output
-    assert "lp-henri4-chef" in output
+    assert "lp-henri4-chef" in output and "lp-renoir-chef" in output
     assert client.login(username="lp-henri4-prof", password="cerise-demo-2026")
+
+
+def test_demo_shows_a_student_whose_passport_moved_to_another_school(db):
+    run("demo")
+
+    row = Transfer.objects.get()
+    assert (row.origin_establishment.uai, row.destination_establishment.uai, row.done) == (
+        "0750654D",
+        "0920131T",
+        True,
+    )
+    assert row.entries_copied == 3
+    assert Student.objects.get(user__username="lp-henri4-eleve").passport_entries.count() == 3
 
 
 def test_demo_run_twice_duplicates_nothing(db):
@@ -169,6 +185,7 @@ def test_demo_run_twice_duplicates_nothing(db):
     second = run("demo")
 
     assert second == first
-    assert Establishment.objects.count() == 1
-    assert User.objects.count() == 3
+    assert Establishment.objects.count() == 2
+    assert User.objects.count() == 7
+    assert Transfer.objects.count() == 1
     assert User.objects.get(username="lp-henri4-prof").first_name == "Changé"

@@ -1,39 +1,99 @@
+"""Demo data for the quick start: schools, their users, SIECLE imports and one transfer."""
+
+import dataclasses
+from datetime import timedelta
+
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from establishments.models import Establishment, Role, User
 from establishments.services import establishment_create, user_create
+from students.models import EntryKind, Student
+from students.passport import passport_entry_create
+from students.services import import_siecle_export
+from students.synthetic import make_students, render_export
+from transfers.models import Trigger
+from transfers.services import run_matching
 
 DEMO_PASSWORD = "cerise-demo-2026"
+# (UAI, name, e-mail, login prefix, users, CNIL declaration number)
 DEMO_ESTABLISHMENTS = [
-    ("0750654D", "Lycée professionnel Henri-IV (démo)", "ce.0750654d@example.org", "lp-henri4"),
+    ("0750654D", "Lycée professionnel Henri-IV (démo)", "ce.0750654d@example.org", "lp-henri4", "1929152 V0"),
+    ("0920131T", "Lycée professionnel Auguste-Renoir (démo)", "ce.0920131t@example.org", "lp-renoir", "2003574 v0"),
 ]
 DEMO_ROLES = [
     (Role.ADMINISTRATOR, "admin", "Alice", "ADMIN"),
     (Role.PRINCIPAL, "chef", "Paul", "PROVISEUR"),
     (Role.TEACHER, "prof", "Thomas", "ENSEIGNANT"),
+    (Role.STUDENT, "eleve", "", ""),
 ]
+DEMO_ENTRIES = [
+    (EntryKind.FICHE, {"title": "Accueil physique et téléphonique", "place": "Mairie de Paris 5e",
+                       "description": "Accueil du public au guichet de l'état civil pendant la PFMP.",
+                       "competencies": "Accueillir, orienter, renseigner"}),
+    (EntryKind.EVALUATION, {"title": "Gérer le courrier entrant", "level": "acquis", "evaluator": "M. ENSEIGNANT"}),
+    (EntryKind.BILAN, {"title": "Bilan du premier trimestre",
+                       "end_on": None, "description": "Bonne progression ; autonomie à renforcer au standard."}),
+]  # fmt: skip
 
 
 class Command(BaseCommand):
-    help = "Create the demo establishments and their users (idempotent) and print the logins."
+    help = "Create the demo establishments, users, imports and a transfer (idempotent); print the logins."
+
+    def handle(self, *args, **options):
+        if not Establishment.objects.filter(uai=DEMO_ESTABLISHMENTS[0][0]).exists():
+            self._create(timezone.now())
+        self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
+        for user in User.objects.filter(username__startswith="lp-").select_related("establishment"):
+            self.stdout.write(f"  {user.establishment.uai}  {user.get_role_display():<22} {user.username}")
 
     @transaction.atomic
-    def handle(self, *args, **options):
-        self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
-        for uai, name, email, prefix in DEMO_ESTABLISHMENTS:
-            establishment = Establishment.objects.filter(uai=uai).first() or establishment_create(
-                uai=uai, name=name, email=email
+    def _create(self, now):
+        schools = []
+        for uai, name, email, prefix, cnil in DEMO_ESTABLISHMENTS:
+            school = establishment_create(uai=uai, name=name, email=email)
+            Establishment.objects.filter(pk=school.pk).update(transfer_enabled=True, cnil_declaration_number=cnil)
+            schools.append((school, prefix))
+        henri4, renoir = schools[0][0], schools[1][0]
+        henri4_students = make_students(40, seed=2026, leaving_ratio=0.05)
+        renoir_students = make_students(30, seed=2027, id_offset=500_000)
+        import_siecle_export(henri4, render_export(henri4.uai, henri4_students), "demo.xml", now=now - timedelta(days=30))
+        import_siecle_export(renoir, render_export(renoir.uai, renoir_students), "demo.xml", now=now - timedelta(days=30))
+        moving, staying = [s for s in henri4_students if s.left_on is None and s.ine][:2]
+        users = {prefix: self._users(school, prefix, staying) for school, prefix in schools}
+        for row in (moving, staying):
+            student = henri4.students.get(siecle_id=row.siecle_id)
+            for kind, data in DEMO_ENTRIES:
+                data = {"occurred_on": (now - timedelta(days=20)).date(), **data}
+                passport_entry_create(student, users["lp-henri4"], kind, data, now=now - timedelta(days=20))
+        # The student moves: the old school's export shows the departure, the new one the arrival.
+        left = [dataclasses.replace(s, left_on=(now - timedelta(days=2)).date()) if s is moving else s
+                for s in henri4_students]  # fmt: skip
+        arrival = dataclasses.replace(moving, siecle_id="7000001", class_code="1AGORA")
+        import_siecle_export(henri4, render_export(henri4.uai, left), "demo-2.xml", now=now - timedelta(days=1))
+        import_siecle_export(
+            renoir, render_export(renoir.uai, [*renoir_students, arrival]), "demo-2.xml", now=now - timedelta(days=1)
+        )
+        run_matching(now, trigger=Trigger.COMMAND)
+
+    def _users(self, school, prefix, student_row):
+        teacher = None
+        for role, suffix, first_name, last_name in DEMO_ROLES:
+            if role == Role.STUDENT and prefix != "lp-henri4":
+                continue
+            if role == Role.STUDENT:
+                first_name, last_name = student_row.first_name, student_row.last_name
+            user = user_create(
+                school,
+                username=f"{prefix}-{suffix}",
+                password=DEMO_PASSWORD,
+                role=role,
+                first_name=first_name,
+                last_name=last_name,
             )
-            for role, suffix, first_name, last_name in DEMO_ROLES:
-                username = f"{prefix}-{suffix}"
-                if not User.objects.filter(username=username).exists():
-                    user_create(
-                        establishment,
-                        username=username,
-                        password=DEMO_PASSWORD,
-                        role=role,
-                        first_name=first_name,
-                        last_name=last_name,
-                    )
-                self.stdout.write(f"  {uai}  {Role(role).label:<22} {username}")
+            if role == Role.TEACHER:
+                teacher = user
+            if role == Role.STUDENT:
+                Student.objects.filter(establishment=school, siecle_id=student_row.siecle_id).update(user=user)
+        return teacher
