@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import kombu.pools
 import pytest
 from celery.contrib.testing.worker import start_worker
 from celery.schedules import crontab
@@ -26,9 +27,8 @@ def celery_conf():
 
     def reset_connections():
         # The app keeps a producer pool bound to the broker it first connected to.
-        pool, celery_app._pool, celery_app.amqp._producer_pool = celery_app._pool, None, None
-        if pool is not None:
-            pool.force_close_all()
+        celery_app._pool, celery_app.amqp._producer_pool = None, None
+        kombu.pools.reset()
 
     def override(**values):
         for key in values:
