@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m bench <name>``; they print figures and never run in the test suite."""

@@ -1,0 +1,22 @@
+"""python -m bench import | import-memory N"""
+
+from __future__ import annotations
+
+import sys
+
+from . import import_siecle
+
+COMMANDS = {
+    "import": lambda argv: import_siecle.main(argv),
+    "import-memory": lambda argv: import_siecle.peak_memory_child(int(argv[0])) or 0,
+}
+
+
+def main() -> int:
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+        print(f"usage: python -m bench {{{'|'.join(COMMANDS)}}} [options]", file=sys.stderr)
+        return 2
+    return COMMANDS[sys.argv[1]](sys.argv[2:])
+
+
+sys.exit(main())
