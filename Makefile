@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup setup-dev lint format migrate demo worker bench clean
+.PHONY: run test setup setup-dev lint format bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,3 +50,7 @@ format: setup-dev
 
 clean:
 	rm -rf var/ .pytest_cache
+
+## Benchmarks (see BENCHMARKS.md); run against DATABASE_URL, default var/bench.sqlite3.
+bench: setup-dev
+	$(PY) -m bench import
