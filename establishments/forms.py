@@ -12,7 +12,7 @@ from .validators import normalize_cnil_number, validate_cnil_number
 
 
 class DetailsForm(forms.ModelForm):
-    website = forms.URLField(label=_("site web"), required=False, assume_scheme="https")
+    website = forms.URLField(label=_("Site web"), required=False, assume_scheme="https")
 
     class Meta:
         model = Establishment

@@ -82,15 +82,16 @@ def settings_logo(request: HttpRequest) -> HttpResponse:
                     messages.success(request, _("Image supprimée."))
                 return redirect("settings-logo", uai=establishment.uai)
             raise Http404
-        kind = request.POST.get("kind")
-        if kind not in forms:
+        # Each upload form carries its prefixed hidden field ("logo-kind" or "stamp-kind").
+        kind = next((kind for kind in forms if f"{kind}-kind" in request.POST), None)
+        if kind is None:
             raise Http404
         form = ImageForm(request.POST, request.FILES, prefix=kind)
         forms[kind] = form
         if form.is_valid():
             try:
                 services.establishment_set_image(
-                    establishment, request.user, form.cleaned_data["kind"], form.cleaned_data["image"]
+                    establishment, request.user, kind, form.cleaned_data["image"]
                 )
             except ValidationError as error:
                 form.add_error("image", error)

@@ -162,7 +162,7 @@ def test_the_principal_reads_the_details_tab_with_disabled_fields_and_no_button(
 
 @pytest.mark.parametrize("tab", ["settings-details", "settings-logo"])
 def test_the_principal_may_not_change_the_details_or_the_images(tab, client_for, principal, establishment):
-    data = DETAILS | {"kind": "logo", "logo-kind": "logo", "logo-image": ContentFile(png_bytes(), "l.png")}
+    data = DETAILS | {"logo-kind": "logo", "logo-image": ContentFile(png_bytes(), "l.png")}
 
     response = client_for(principal).post(url(tab, establishment), data)
 
@@ -225,7 +225,7 @@ def test_uploading_a_logo_confirms_shows_the_preview_and_is_audited(client_for, 
 
     response = client.post(
         url("settings-logo", establishment),
-        {"kind": "logo", "logo-kind": "logo", "logo-image": ContentFile(png_bytes(), "logo.png")},
+        {"logo-kind": "logo", "logo-image": ContentFile(png_bytes(), "logo.png")},
         follow=True,
     )
 
@@ -243,7 +243,7 @@ def test_uploading_a_logo_confirms_shows_the_preview_and_is_audited(client_for, 
 def test_uploading_a_stamp_leaves_the_logo_alone(client_for, admin_user, establishment):
     client_for(admin_user).post(
         url("settings-logo", establishment),
-        {"kind": "stamp", "stamp-kind": "stamp", "stamp-image": ContentFile(png_bytes(), "cachet.png")},
+        {"stamp-kind": "stamp", "stamp-image": ContentFile(png_bytes(), "cachet.png")},
     )
 
     establishment.refresh_from_db()
@@ -270,9 +270,7 @@ def test_deleting_the_stamp_confirms_and_is_audited(client_for, admin_user, esta
 
 
 def test_submitting_the_logo_form_without_a_file_asks_for_one(client_for, admin_user, establishment):
-    response = client_for(admin_user).post(
-        url("settings-logo", establishment), {"kind": "logo", "logo-kind": "logo"}
-    )
+    response = client_for(admin_user).post(url("settings-logo", establishment), {"logo-kind": "logo"})
 
     assert response.status_code == 400
     assert REQUIRED in field_errors(response, "logo-image")

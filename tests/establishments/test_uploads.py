@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import random
+import re
 import stat
 import zlib
 from pathlib import Path
@@ -62,7 +63,7 @@ def png_declaring(width: int, height: int) -> bytes:
 def upload(client, establishment, content: bytes, filename: str, kind="logo", **extra):
     return client.post(
         reverse("settings-logo", kwargs={"uai": establishment.uai}),
-        {"kind": kind, f"{kind}-kind": kind, f"{kind}-image": ContentFile(content, filename)},
+        {f"{kind}-kind": kind, f"{kind}-image": ContentFile(content, filename)},
         **extra,
     )
 
@@ -117,6 +118,43 @@ BAD_UPLOADS = {
         "Seules les images PNG et JPEG sont acceptées.",
     ),
 }
+
+
+def rendered_forms(html: str, section: str) -> list[dict[str, str]]:
+    """The fields each form of an image block submits: hidden inputs, file inputs, named buttons."""
+    block = html.split(f'id="image-{section}"', 1)[1].split("</section>", 1)[0]
+    forms = []
+    for form in block.split("</form>")[:-1]:
+        fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form))
+        fields |= {name: "FILE" for name in re.findall(r'<input type="file" name="([^"]+)"', form)}
+        fields |= dict(re.findall(r'<button type="submit" name="([^"]+)" value="([^"]*)"', form))
+        forms.append(fields)
+    return forms
+
+
+def test_the_forms_of_the_page_upload_and_delete_the_stamp(admin_client, establishment):
+    page = reverse("settings-logo", kwargs={"uai": establishment.uai})
+    (upload_form,) = rendered_forms(admin_client.get(page).content.decode(), "stamp")
+    data = {
+        name: ContentFile(png(), "cachet.png") if value == "FILE" else value
+        for name, value in upload_form.items()
+    }
+
+    uploaded = admin_client.post(page, data)
+    establishment.refresh_from_db()
+    stamp = establishment.stamp.name
+    _, delete_form = rendered_forms(admin_client.get(page).content.decode(), "stamp")
+    deleted = admin_client.post(page, delete_form)
+
+    assert uploaded.status_code == 302
+    assert stamp
+    assert deleted.status_code == 302
+    establishment.refresh_from_db()
+    assert not establishment.stamp
+    assert list(AuditLogEntry.objects.order_by("id").values_list("action", flat=True)) == [
+        "Cachet remplacé",
+        "Cachet supprimé",
+    ]
 
 
 @pytest.mark.parametrize("name", BAD_UPLOADS)
