@@ -95,6 +95,8 @@ def test_a_worker_answers_ping_through_the_embedded_filesystem_broker(tmp_path):
         "data_folder_in": str(queue_folder),
         "data_folder_out": str(queue_folder),
         "processed_folder": str(tmp_path / "broker" / "processed"),
+        # kombu keeps the exchange bindings in ./control unless told otherwise
+        "control_folder": str(tmp_path / "broker" / "control"),
         "store_processed": False,
     }
     backend = f"file://{results}"
@@ -104,3 +106,4 @@ def test_a_worker_answers_ping_through_the_embedded_filesystem_broker(tmp_path):
 
     assert answer == "pong"
     assert list(queue_folder.iterdir()) == []  # the message was consumed, not left behind
+    assert not (PROJECT_ROOT / "control").exists()
