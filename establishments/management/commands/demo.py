@@ -12,7 +12,7 @@ from establishments.services import establishment_create, user_create
 from students.models import EntryKind, Student
 from students.passport import passport_entry_create
 from students.services import import_siecle_export
-from students.synthetic import make_students, render_export
+from students.synthetic import make_students, render_export, render_nomenclature
 from transfers.models import Trigger
 from transfers.services import run_matching
 
@@ -20,7 +20,13 @@ DEMO_PASSWORD = "cerise-demo-2026"
 # (UAI, name, e-mail, login prefix, users, CNIL declaration number)
 DEMO_ESTABLISHMENTS = [
     ("0750654D", "Lycée professionnel Henri-IV (démo)", "ce.0750654d@example.org", "lp-henri4", "1929152 V0"),
-    ("0920131T", "Lycée professionnel Auguste-Renoir (démo)", "ce.0920131t@example.org", "lp-renoir", "2003574 v0"),
+    (
+        "0920131T",
+        "Lycée professionnel Auguste-Renoir (démo)",
+        "ce.0920131t@example.org",
+        "lp-renoir",
+        "2003574 v0",
+    ),
 ]
 DEMO_ROLES = [
     (Role.ADMINISTRATOR, "admin", "Alice", "ADMIN"),
@@ -53,13 +59,19 @@ class Command(BaseCommand):
         schools = []
         for uai, name, email, prefix, cnil in DEMO_ESTABLISHMENTS:
             school = establishment_create(uai=uai, name=name, email=email)
-            Establishment.objects.filter(pk=school.pk).update(transfer_enabled=True, cnil_declaration_number=cnil)
+            Establishment.objects.filter(pk=school.pk).update(
+                transfer_enabled=True, cnil_declaration_number=cnil
+            )
             schools.append((school, prefix))
         henri4, renoir = schools[0][0], schools[1][0]
         henri4_students = make_students(40, seed=2026, leaving_ratio=0.05)
         renoir_students = make_students(30, seed=2027, id_offset=500_000)
-        import_siecle_export(henri4, render_export(henri4.uai, henri4_students), "demo.xml", now=now - timedelta(days=30))
-        import_siecle_export(renoir, render_export(renoir.uai, renoir_students), "demo.xml", now=now - timedelta(days=30))
+        labels = render_nomenclature({s.mef_code for s in henri4_students + renoir_students})
+        for school, rows in ((henri4, henri4_students), (renoir, renoir_students)):
+            export = render_export(school.uai, rows)
+            import_siecle_export(
+                school, export, "demo.xml", now=now - timedelta(days=30), nomenclature=labels
+            )
         moving, staying = [s for s in henri4_students if s.left_on is None and s.ine][:2]
         users = {prefix: self._users(school, prefix, staying) for school, prefix in schools}
         for row in (moving, staying):
@@ -71,9 +83,14 @@ class Command(BaseCommand):
         left = [dataclasses.replace(s, left_on=(now - timedelta(days=2)).date()) if s is moving else s
                 for s in henri4_students]  # fmt: skip
         arrival = dataclasses.replace(moving, siecle_id="7000001", class_code="1AGORA")
-        import_siecle_export(henri4, render_export(henri4.uai, left), "demo-2.xml", now=now - timedelta(days=1))
         import_siecle_export(
-            renoir, render_export(renoir.uai, [*renoir_students, arrival]), "demo-2.xml", now=now - timedelta(days=1)
+            henri4, render_export(henri4.uai, left), "demo-2.xml", now=now - timedelta(days=1)
+        )
+        import_siecle_export(
+            renoir,
+            render_export(renoir.uai, [*renoir_students, arrival]),
+            "demo-2.xml",
+            now=now - timedelta(days=1),
         )
         run_matching(now, trigger=Trigger.COMMAND)
 
@@ -95,5 +112,7 @@ class Command(BaseCommand):
             if role == Role.TEACHER:
                 teacher = user
             if role == Role.STUDENT:
-                Student.objects.filter(establishment=school, siecle_id=student_row.siecle_id).update(user=user)
+                Student.objects.filter(establishment=school, siecle_id=student_row.siecle_id).update(
+                    user=user
+                )
         return teacher
