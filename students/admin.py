@@ -1,0 +1,54 @@
+"""Django admin of the students app (technical staff): read-mostly views for support."""
+
+from django.contrib import admin
+
+from .models import PassportEntry, SiecleImport, Student
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records written by the services only: staff look, they do not edit."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SiecleImport)
+class SiecleImportAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "establishment", "username", "file_name", "status", "created", "updated",
+                    "reactivated", "deactivated", "without_ine")  # fmt: skip
+    list_filter = ("status",)
+    search_fields = ("establishment__uai", "establishment__name", "file_name", "sha256")
+    list_select_related = ("establishment",)
+    date_hierarchy = "created_at"
+    exclude = ("pending_content", "pending_nomenclature")
+
+
+class PassportEntryInline(admin.TabularInline):
+    model = PassportEntry
+    fk_name = "student"
+    fields = ("kind", "title", "occurred_on", "author_name", "produced_uai", "source_entry")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Student)
+class StudentAdmin(ReadOnlyAdmin):
+    list_display = ("last_name", "first_name", "establishment", "class_code", "ine", "origin", "is_active",
+                    "created_at", "deactivated_at")  # fmt: skip
+    list_filter = ("is_active", "origin")
+    # Exact INE search for support ("why hasn't my student's passport arrived?").
+    search_fields = ("=ine", "last_name", "establishment__uai")
+    list_select_related = ("establishment",)
+    inlines = [PassportEntryInline]
+    exclude = ("user",)
