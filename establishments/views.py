@@ -138,7 +138,12 @@ def establishment_image(request: HttpRequest, kind: str) -> FileResponse:
     if not image:
         raise Http404
     content_type = "image/png" if image.name.endswith(".png") else "image/jpeg"
-    response = FileResponse(image.open("rb"), content_type=content_type)
+    try:
+        file = image.open("rb")
+    except FileNotFoundError:
+        # The database names a file the media folder lost (restored backup, manual cleanup).
+        raise Http404 from None
+    response = FileResponse(file, content_type=content_type)
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, max-age=300"
     response["Content-Disposition"] = "inline"

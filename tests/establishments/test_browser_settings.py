@@ -53,8 +53,7 @@ def test_the_administrator_then_the_principal_set_up_the_establishment(
     logo_block.get_by_role("button", name="Valider").click()
     expect(page.get_by_role("status")).to_have_text(SAVED)
     preview = page.get_by_role("img", name="Logo de l'établissement")
-    expect(preview).to_be_visible()
-    assert preview.evaluate("img => img.naturalWidth") == 120  # the image really loaded
+    expect(preview).to_have_js_property("naturalWidth", 120)  # the image really loaded (retried)
 
     open_settings_tab(page, "Transferts")
     page.get_by_label("Numéro de déclaration CNIL").fill("1929152 V0")

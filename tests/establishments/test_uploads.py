@@ -293,6 +293,18 @@ def test_a_missing_image_answers_not_found(admin_client, establishment):
     assert response.status_code == 404
 
 
+def test_an_image_lost_from_the_media_folder_answers_not_found(admin_client, establishment, media_root):
+    upload(admin_client, establishment, png(), "logo.png")
+    establishment.refresh_from_db()
+    Path(establishment.logo.path).unlink()
+
+    response = admin_client.get(
+        reverse("establishment-image", kwargs={"uai": establishment.uai, "kind": "logo"})
+    )
+
+    assert response.status_code == 404
+
+
 def test_replacing_the_logo_removes_the_old_file_after_commit(
     admin_client, establishment, previous_logo, media_root, django_capture_on_commit_callbacks
 ):
