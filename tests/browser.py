@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from django.db import connections
 from django.urls import reverse
 
 from .conftest import require_service
@@ -58,6 +59,9 @@ def browser_page(live_server, monkeypatch):
             yield page
         finally:
             browser.close()
+            # ORM calls made while Playwright's event loop runs use connections of their own
+            # context: close them, or PostgreSQL refuses to drop the test database.
+            connections.close_all()
     assert errors == [], f"JavaScript errors on the page: {errors}"
 
 

@@ -38,9 +38,11 @@ DEMO_ENTRIES = [
     (EntryKind.FICHE, {"title": "Accueil physique et téléphonique", "place": "Mairie de Paris 5e",
                        "description": "Accueil du public au guichet de l'état civil pendant la PFMP.",
                        "competencies": "Accueillir, orienter, renseigner"}),
-    (EntryKind.EVALUATION, {"title": "Gérer le courrier entrant", "level": "acquis", "evaluator": "M. ENSEIGNANT"}),
+    (EntryKind.EVALUATION, {"title": "Gérer le courrier entrant", "level": "acquis",
+                            "evaluator": "M. ENSEIGNANT"}),
     (EntryKind.BILAN, {"title": "Bilan du premier trimestre",
-                       "end_on": None, "description": "Bonne progression ; autonomie à renforcer au standard."}),
+                       "end_on": None,
+                       "description": "Bonne progression ; autonomie à renforcer au standard."}),
 ]  # fmt: skip
 
 
