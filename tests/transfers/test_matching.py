@@ -70,7 +70,9 @@ def third_school(db):
 
 def passport(student, count=3):
     kinds = ["fiche", "evaluation", "bilan"]
-    return [PassportEntryFactory(student=student, kind=kinds[i % 3], title=f"Entrée {i}") for i in range(count)]
+    return [
+        PassportEntryFactory(student=student, kind=kinds[i % 3], title=f"Entrée {i}") for i in range(count)
+    ]
 
 
 def only_row():
@@ -87,7 +89,12 @@ def test_a_student_who_changed_school_gets_a_copy_of_the_passport(old_school, ne
     run = run_matching(NOW)
 
     row = only_row()
-    assert (row.done, row.cause, row.origin_student, row.destination_student) == (True, "", origin, destination)
+    assert (row.done, row.cause, row.origin_student, row.destination_student) == (
+        True,
+        "",
+        origin,
+        destination,
+    )
     assert (row.fiches_copied, row.evaluations_copied, row.bilans_copied) == (1, 1, 1)
     copies = PassportEntry.objects.filter(student=destination)
     assert sorted(c.source_entry_id for c in copies) == sorted(e.pk for e in entries)
@@ -135,7 +142,9 @@ def test_the_origin_must_have_left_less_than_six_months_ago(old_school, new_scho
     [(paris(2026, 5, 11, 9, 0), True), (paris(2026, 5, 9, 9, 0), False), (paris(2026, 11, 11), False)],
     ids=["minus-a-day", "plus-a-day", "in-the-future"],
 )
-def test_the_destination_must_have_arrived_less_than_six_months_ago(old_school, new_school, created_at, decided):
+def test_the_destination_must_have_arrived_less_than_six_months_ago(
+    old_school, new_school, created_at, decided
+):
     left(old_school, paris(2026, 9, 5))
     arrived(new_school, created_at)
 
@@ -189,7 +198,11 @@ def test_a_different_diploma_is_decided_not_transferred_with_its_cause(old_schoo
     run_matching(NOW)
 
     row = only_row()
-    assert (row.done, row.cause, row.get_cause_display()) == (False, Cause.DIPLOMA_CHANGE, "Changement de diplôme")
+    assert (row.done, row.cause, row.get_cause_display()) == (
+        False,
+        Cause.DIPLOMA_CHANGE,
+        "Changement de diplôme",
+    )
     assert not PassportEntry.objects.filter(student=destination).exists()
 
 
@@ -251,7 +264,9 @@ def test_a_student_moving_a_to_b_to_c_keeps_each_entry_once(old_school, new_scho
     assert len({e.original_entry_id for e in c_entries}) == 5, "no original twice"
     assert {e.produced_uai for e in c_entries} == {old_school.uai, new_school.uai}
     assert Transfer.objects.get(origin_student=in_b, destination_student=in_c).done
-    assert Transfer.objects.get(origin_student=in_a, destination_student=in_c).cause == Cause.MORE_RECENT_ORIGIN
+    assert (
+        Transfer.objects.get(origin_student=in_a, destination_student=in_c).cause == Cause.MORE_RECENT_ORIGIN
+    )
 
 
 def test_a_run_for_one_establishment_only_touches_its_pairs(old_school, new_school, third_school):
