@@ -13,6 +13,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from students.selectors import students_without_ine
+
 from . import services
 from .access import ALL_ROLES, STAFF_ROLES, school_view
 from .forms import DetailsForm, ImageDeleteForm, ImageForm, TransferForm
@@ -126,7 +128,8 @@ def settings_transfers(request: HttpRequest) -> HttpResponse:
             messages.success(request, SAVED)
             return redirect("settings-transfers", uai=establishment.uai)
     status = 400 if form.errors else 200
-    return _render_tab(request, "transfers", {"form": form}, status)
+    context = {"form": form, "students_without_ine": students_without_ine(establishment)}
+    return _render_tab(request, "transfers", context, status)
 
 
 @require_GET

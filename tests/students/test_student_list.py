@@ -81,3 +81,20 @@ def test_technical_staff_find_students_and_imports_in_the_admin(client_for, staf
     assert student.last_name in found
     assert client.get(reverse("admin:students_student_change", args=[student.pk])).status_code == 200
     assert client.get(reverse("admin:students_siecleimport_changelist")).status_code == 200
+
+
+def test_the_transfers_tab_lists_the_active_students_without_ine(
+    client_for, principal, establishment, students
+):
+    StudentFactory(
+        establishment=establishment, ine="", last_name="Sansine", first_name="Yanis", class_code="TCAP1"
+    )
+    StudentFactory(
+        establishment=establishment, ine="", last_name="Parti", is_active=False, deactivated_at=timezone.now()
+    )
+
+    page = client_for(principal).get(reverse("settings-transfers", args=[establishment.uai])).content.decode()
+
+    assert "Élèves sans INE (1)" in page
+    assert "SANSINE Yanis (TCAP1)" in page
+    assert "PARTI" not in page
