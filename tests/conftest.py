@@ -129,3 +129,7 @@ def client_for(client):
         return client
 
     return login
+
+
+# The browser fixture, available to every test module (it needs require_service above).
+from .browser import browser_page  # noqa: E402,F401
