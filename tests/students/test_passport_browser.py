@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import re
-from pathlib import Path
 
 import pytest
 from django.core.files.base import ContentFile
@@ -12,48 +11,10 @@ from django.urls import reverse
 from PIL import Image
 
 from establishments.models import Role
-from tests.conftest import require_service
-from tests.factories import PASSWORD, StudentFactory, UserFactory
+from tests.browser import login
+from tests.factories import StudentFactory, UserFactory
 
 pytestmark = pytest.mark.browser
-
-# A local copy of the fixture, until tests/browser.py (written by another engineer) lands: then
-# replace this block with ``from tests import browser`` and ``browser_page = browser.browser_page``.
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-@pytest.fixture
-def browser_page(live_server, monkeypatch):
-    require_service("Chromium", Path(CHROMIUM).is_file(), f"{CHROMIUM} is missing (apt-get install chromium)")
-    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
-    # Playwright's sync API runs an event loop in this thread; Django's ORM would refuse to run.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(locale="fr-FR")
-            page.set_default_timeout(10_000)
-            yield page
-        finally:
-            browser.close()
-
-
-def login(page, live_server, username):
-    page.goto(f"{live_server.url}{reverse('login')}")
-    page.get_by_label("Nom d’utilisateur").fill(username)
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
-    page.wait_for_load_state()
-
 
 def image(width, height, color):
     buffer = io.BytesIO()
