@@ -78,7 +78,9 @@ def send_ping(broker: str, backend: str, queue: str, transport_options: dict, tm
 
 
 @pytest.mark.redis
-def test_a_worker_answers_ping_through_redis(redis_url, tmp_path):
+def test_a_worker_answers_ping_through_redis(redis_url, tmp_path, monkeypatch):
+    # Celery reads CELERY_BROKER_URL from the environment before its own configuration.
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
     queue = f"test-ping-{uuid.uuid4().hex}"
 
     with worker(tmp_path, redis_url, redis_url, queue, {}):
@@ -87,7 +89,8 @@ def test_a_worker_answers_ping_through_redis(redis_url, tmp_path):
     assert answer == "pong"
 
 
-def test_a_worker_answers_ping_through_the_embedded_filesystem_broker(tmp_path):
+def test_a_worker_answers_ping_through_the_embedded_filesystem_broker(tmp_path, monkeypatch):
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
     queue_folder, results = tmp_path / "broker" / "queue", tmp_path / "results"
     for folder in (queue_folder, results):
         folder.mkdir(parents=True)

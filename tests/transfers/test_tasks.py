@@ -21,8 +21,10 @@ from transfers.tasks import run_matching_task
 
 
 @pytest.fixture
-def celery_conf():
+def celery_conf(monkeypatch):
     """Override Celery settings for one test, then put them back."""
+    # Celery reads CELERY_BROKER_URL from the environment before its own configuration.
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
     saved = {}
 
     def reset_connections():
