@@ -56,9 +56,9 @@ class ImportPlan:
     active_before: int
     today: date
     creations: list[SiecleStudent] = field(default_factory=list)
-    updates: list[tuple[Student, dict[str, Any]]] = field(default_factory=list)
-    reactivations: list[Student] = field(default_factory=list)
-    deactivations: list[Student] = field(default_factory=list)
+    updates: list[tuple[CurrentStudent, dict[str, Any]]] = field(default_factory=list)
+    reactivations: list[CurrentStudent] = field(default_factory=list)
+    deactivations: list[CurrentStudent] = field(default_factory=list)
     unchanged: int = 0
 
     @property
