@@ -4,7 +4,7 @@ from cerisepro.clock import parse_at
 from establishments.models import Establishment
 from establishments.validators import normalize_uai
 from transfers.models import Trigger
-from transfers.services import run_matching
+from transfers.services import BATCH_SIZE, run_matching
 
 
 class Command(BaseCommand):
@@ -16,8 +16,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--dry-run", action="store_true", help="list each pair and its outcome, change nothing"
         )
+        parser.add_argument(
+            "--batch-size",
+            type=int,
+            default=BATCH_SIZE,
+            help="destinations per transaction (operators rarely need it; tests use 1 to interrupt runs)",
+        )
 
-    def handle(self, *args, at, uai, dry_run, **options):
+    def handle(self, *args, at, uai, dry_run, batch_size, **options):
         try:
             now = parse_at(at)
         except ValueError as error:
@@ -27,10 +33,12 @@ class Command(BaseCommand):
             establishment = Establishment.objects.filter(uai=normalize_uai(uai)).first()
             if establishment is None:
                 raise CommandError(f"no establishment with UAI {uai}")
+        if batch_size < 1:
+            raise CommandError("--batch-size must be at least 1")
         if dry_run:
-            self._print_plan(run_matching(now, establishment, dry_run=True))
+            self._print_plan(run_matching(now, establishment, dry_run=True, batch_size=batch_size))
             return
-        run = run_matching(now, establishment, trigger=Trigger.COMMAND)
+        run = run_matching(now, establishment, trigger=Trigger.COMMAND, batch_size=batch_size)
         counts = (
             ", ".join(f"{key}: {value}" for key, value in sorted(run.counts.items())) or "nothing to decide"
         )
