@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
 from django.db import DatabaseError, connection, transaction
@@ -35,6 +35,9 @@ BATCH_SIZE = 500
 WINDOW = relativedelta(months=6)
 # Any constant identifies "the matching job" among PostgreSQL advisory locks.
 ADVISORY_LOCK_KEY = 0x43455249  # "CERI"
+# A run still "en cours" after this long was killed (SIGKILL, out of memory, host lost) before it
+# could record its end; runs take minutes. The next run marks it failed for support to see.
+STALE_RUN_AGE = timedelta(hours=1)
 PENDING = "en_attente"
 TRANSFER = "transfert"
 
@@ -420,6 +423,16 @@ def _finish(run: MatchingRun, status: str) -> MatchingRun:
     return run
 
 
+def _close_interrupted_runs(run: MatchingRun) -> None:
+    MatchingRun.objects.filter(
+        status=MatchingRun.Status.RUNNING, started_at__lt=run.started_at - STALE_RUN_AGE
+    ).update(
+        status=MatchingRun.Status.FAILED,
+        finished_at=run.started_at,
+        errors=[f"interrompu : arrêté avant sa fin, travail repris par l'exécution {run.pk}"],
+    )
+
+
 def run_matching(
     now: datetime,
     establishment: Establishment | None = None,
@@ -442,6 +455,7 @@ def run_matching(
         if not acquired:
             logger.info("Matching run %s skipped: another run holds the lock", run.pk)
             return _finish(run, MatchingRun.Status.SKIPPED)
+        _close_interrupted_runs(run)
         done_ids: list[int] = []
         try:
             ids = candidate_destination_ids(now, establishment)

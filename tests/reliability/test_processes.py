@@ -110,6 +110,8 @@ def test_a_run_killed_mid_batch_leaves_no_partial_passport_and_the_next_run_fini
 
     assert_each_pair_decided_once_with_a_whole_passport(new, pairs=5)
     assert MatchingRun.objects.exclude(pk=killed.pk).get().pairs_decided == 4
+    killed.refresh_from_db()
+    assert killed.status == "en_cours", "a recent run may still be alive: only an hour-old one is closed"
 
 
 # --- 5. beat firing twice; a task delivered twice (late acks) ----------------------------------
