@@ -167,6 +167,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "store_processed": False,
     }
     if CELERY_BROKER_URL.startswith("filesystem")
+    # A Redis that does not answer must not hang the page that enqueues the task after an import.
+    else {"socket_connect_timeout": 3}
+    if CELERY_BROKER_URL.startswith("redis")
     else {}
 )
 if CELERY_BROKER_URL.startswith("filesystem"):

@@ -465,7 +465,11 @@ def _after_import(establishment_id: int, import_id: int) -> None:
     from transfers.tasks import run_matching_task
 
     try:
-        run_matching_task.apply_async(kwargs={"establishment_id": establishment_id, "trigger": "import"})
+        # Fail fast (one retry): the user is waiting for the page, and the nightly run is the fallback.
+        run_matching_task.apply_async(
+            kwargs={"establishment_id": establishment_id, "trigger": "import"},
+            retry_policy={"max_retries": 1, "interval_start": 0.2},
+        )
     except Exception:
         logger.warning(
             "SIECLE import %s committed but the matching task could not be queued (broker unavailable); "

@@ -78,3 +78,40 @@ def backend_gone(pid: int) -> bool:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid])
         return cursor.fetchone()[0] == 0
+
+
+@pytest.fixture
+def celery_broker():
+    """``celery_broker(url, **options)`` points the Celery app at a broker for one test, then back."""
+    import kombu.pools
+
+    from cerisepro.celery import app
+
+    saved = {key: app.conf.get(key) for key in ("broker_url", "broker_transport_options")}
+
+    def reset_connections():
+        # The app keeps a producer pool bound to the broker it first connected to.
+        app._pool, app.amqp._producer_pool = None, None
+        kombu.pools.reset()
+
+    def use(url: str, **transport_options) -> None:
+        app.conf.update(broker_url=url, broker_transport_options=transport_options)
+        reset_connections()
+
+    yield use
+    app.conf.update(saved)
+    reset_connections()
+
+
+@pytest.fixture
+def app_logs(caplog):
+    """caplog, also fed by the app's loggers (they do not propagate to the root logger)."""
+    import logging
+
+    loggers = [logging.getLogger(name) for name in ("cerisepro", "establishments", "students", "transfers")]
+    for logger in loggers:
+        logger.addHandler(caplog.handler)
+    caplog.set_level(logging.INFO)
+    yield caplog
+    for logger in loggers:
+        logger.removeHandler(caplog.handler)

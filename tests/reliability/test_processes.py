@@ -13,12 +13,10 @@ import time
 import uuid
 from datetime import timedelta
 
-import kombu.pools
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from cerisepro.celery import app as celery_app
 from tests.transfers.test_matching import paris
 from transfers.models import MatchingRun, Transfer
 from transfers.tasks import run_matching_task
@@ -132,19 +130,10 @@ def test_beat_firing_twice_runs_two_tasks_at_once_and_does_the_work_once(spawn):
 
 
 @pytest.fixture
-def redis_broker(redis_url):
-    """Publish from the test on Redis, on a queue of its own; put Celery back afterwards."""
-    saved = {key: celery_app.conf.get(key) for key in ("broker_url", "broker_transport_options")}
-
-    def reset_connections():
-        celery_app._pool, celery_app.amqp._producer_pool = None, None
-        kombu.pools.reset()
-
-    celery_app.conf.update(broker_url=redis_url, broker_transport_options={})
-    reset_connections()
-    yield redis_url, f"reliability-{uuid.uuid4().hex[:8]}"
-    celery_app.conf.update(saved)
-    reset_connections()
+def redis_broker(redis_url, celery_broker):
+    """Publish from the test on Redis, on a queue of its own."""
+    celery_broker(redis_url)
+    return redis_url, f"reliability-{uuid.uuid4().hex[:8]}"
 
 
 def _worker(spawn, redis_url: str, queue: str, *hooks: str):
