@@ -16,6 +16,7 @@ from tests.factories import StudentFactory, UserFactory
 
 pytestmark = pytest.mark.browser
 
+
 def image(width, height, color):
     buffer = io.BytesIO()
     Image.new("RGB", (width, height), color).save(buffer, format="PNG")
