@@ -194,7 +194,16 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "kwargs": {"trigger": "beat"},
         "options": {"expires": 6 * 60 * 60},
     },
+    # GDPR retention: purges the students deactivated more than STUDENT_RETENTION_YEARS years ago.
+    # Nightly at 03:30, after the matching job; it only touches students gone for years.
+    "students-retention-purge": {
+        "task": "students.purge_expired",
+        "schedule": crontab(hour=3, minute=30),
+        "options": {"expires": 6 * 60 * 60},
+    },
 }
+# Years (calendar, Paris time) a school keeps a departed student's records (students.retention).
+STUDENT_RETENTION_YEARS = env.int("STUDENT_RETENTION_YEARS", default=3)
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
