@@ -129,7 +129,7 @@ def test_the_celery_app_uses_the_redis_broker_url(tmp_path):
     seen = settings_seen(tmp_path, CELERY_BROKER_URL="redis://redis.example.org:6380/2")
 
     assert seen["broker"] == "redis://redis.example.org:6380/2"
-    assert seen["transport_options"] == {}
+    assert seen["transport_options"] == {"socket_connect_timeout": 3}  # fail fast when Redis is down
 
 
 def test_the_celery_app_defaults_to_the_embedded_filesystem_broker(tmp_path):
