@@ -1,8 +1,13 @@
 """Django admin of the students app (technical staff): read-mostly views for support."""
 
+import json
+
 from django.contrib import admin
+from django.http import HttpResponse
+from django.utils import timezone
 
 from .models import PassportEntry, SiecleImport, Student
+from .privacy import export_student_data
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -52,3 +57,18 @@ class StudentAdmin(ReadOnlyAdmin):
     list_select_related = ("establishment",)
     inlines = [PassportEntryInline]
     exclude = ("user",)
+    actions = ["export_data"]
+
+    @admin.action(description="Exporter les données (JSON)")
+    def export_data(self, request, queryset):
+        """Right of access: the selected students' records as a JSON download, each export audited."""
+        students = list(queryset.select_related("establishment", "user"))
+        documents = export_student_data(students, user=request.user, now=timezone.now())
+        body = documents[0] if len(documents) == 1 else {"students": documents}
+        # The file is named by the opaque id, never by the student's name.
+        name = f"eleve-{students[0].public_id}" if len(students) == 1 else "eleves"
+        response = HttpResponse(
+            json.dumps(body, ensure_ascii=False, indent=2), content_type="application/json; charset=utf-8"
+        )
+        response["Content-Disposition"] = f'attachment; filename="{name}.json"'
+        return response
