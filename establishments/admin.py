@@ -1,12 +1,92 @@
+"""Django admin of establishments and users; the audit of technical staff's actions.
+
+Every admin action is recorded twice: in Django's own admin log (``LogEntry``, every add, change,
+deletion and custom action, read-only under "Journal de l'administration technique"), and, when the
+object belongs to establishments, in their journal (``AuditLogEntry``), so that a school's history
+shows what technical staff changed for it. Reads (lists, the eligibility diagnostic) are not
+recorded: they would put INEs into a log (DESIGN §6).
+"""
+
+from __future__ import annotations
+
 from django.contrib import admin
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from .models import AuditLogEntry, Establishment, User
+from .services import audit_record
+
+# The fields that tie an object to the establishments whose journal records the change.
+ESTABLISHMENT_FIELDS = ("establishment", "origin_establishment", "destination_establishment")
+
+
+def audited_establishments(obj) -> list[Establishment]:
+    if isinstance(obj, Establishment):
+        return [obj]
+    found = (getattr(obj, field, None) for field in ESTABLISHMENT_FIELDS)
+    return list(dict.fromkeys(e for e in found if isinstance(e, Establishment)))
+
+
+class AuditedAdmin(admin.ModelAdmin):
+    """Writes technical staff's admin actions to the journal of the establishments concerned.
+
+    Django calls ``log_addition``/``log_change``/``log_deletions`` for its own forms, deletions and
+    bulk actions; the project's custom admin views call ``log_change``/``log_addition`` too.
+    """
+
+    def log_addition(self, request: HttpRequest, obj, message):
+        entry = super().log_addition(request, obj, message)
+        self._audit(request, obj, "ajouté", entry)
+        return entry
+
+    def log_change(self, request: HttpRequest, obj, message):
+        entry = super().log_change(request, obj, message)
+        self._audit(request, obj, "modifié", entry)
+        return entry
+
+    def log_deletions(self, request: HttpRequest, queryset):
+        entries = super().log_deletions(request, queryset)
+        for obj, entry in zip(queryset, entries, strict=False):
+            if not isinstance(obj, Establishment):  # its journal goes with it; LogEntry stays
+                self._audit(request, obj, "supprimé", entry)
+        return entries
+
+    def _audit(self, request: HttpRequest, obj, verb: str, entry: LogEntry) -> None:
+        # The object by its model and id, never its name: the journal must not collect students'
+        # names (the admin log keeps the representation for staff).
+        changes = {
+            "objet": f"{obj._meta.verbose_name} n°{obj.pk}",
+            "détail": entry.get_change_message() if entry else "",
+        }
+        action = f"Administration technique : {obj._meta.verbose_name} {verb}"
+        for establishment in audited_establishments(obj):
+            audit_record(establishment, request.user, action[:100], changes)
+
+
+@admin.register(LogEntry)
+class LogEntryAdmin(admin.ModelAdmin):
+    """Django's record of every admin action (who, when, what), read-only."""
+
+    list_display = ("action_time", "user", "content_type", "object_id", "action_flag", "change_message")
+    list_filter = ("action_flag", "content_type")
+    search_fields = ("user__username", "object_id")
+    list_select_related = ("user", "content_type")
+    date_hierarchy = "action_time"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Establishment)
-class EstablishmentAdmin(admin.ModelAdmin):
+class EstablishmentAdmin(AuditedAdmin):
     list_display = ("uai", "name", "city", "email", "uses_siecle", "transfer_enabled")
     list_filter = ("transfer_enabled", "uses_siecle", "academy")
     search_fields = ("uai", "name", "city")
@@ -31,7 +111,7 @@ class EstablishmentAdmin(admin.ModelAdmin):
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(AuditedAdmin, BaseUserAdmin):
     list_display = ("username", "last_name", "first_name", "establishment", "role", "is_staff", "is_active")
     list_filter = ("role", "is_staff", "is_active")
     search_fields = ("username", "first_name", "last_name", "email", "establishment__uai")

@@ -6,11 +6,13 @@ from django.contrib import admin
 from django.http import HttpResponse
 from django.utils import timezone
 
+from establishments.admin import AuditedAdmin
+
 from .models import PassportEntry, SiecleImport, Student
 from .privacy import export_student_data
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(AuditedAdmin):
     """Records written by the services only: staff look, they do not edit."""
 
     def has_add_permission(self, request):

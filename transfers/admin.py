@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from establishments.admin import AuditedAdmin
 from establishments.models import Establishment
 from students.ine import normalize_ine
 
@@ -25,7 +26,7 @@ from .models import Cause, ManualAuthorisation, MatchingRun, Transfer, Trigger
 CREATE = "creer"
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(AuditedAdmin):
     """Rows written by the services only: staff read them, and act through the buttons."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -376,6 +377,7 @@ class MatchingRunAdmin(ReadOnlyAdmin):
                 request, _("Le rapprochement a échoué : l'erreur est enregistrée dans l'exécution.")
             )
             return redirect("admin:transfers_matchingrun_changelist")
+        self.log_addition(request, run, _("Rapprochement lancé depuis l'administration."))
         level = messages.SUCCESS if run.status == MatchingRun.Status.SUCCEEDED else messages.WARNING
         messages.add_message(
             request,
