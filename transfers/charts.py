@@ -182,15 +182,15 @@ def monthly_chart_svg(counts: Sequence[MonthCount], *, element_id: str = "transf
     if counts:
         title += f", de {month_label(counts[0].month)} à {month_label(counts[-1].month)}"
     return format_html(
+        # Sized by static/css/app.css (.chart), not a style attribute: the Content-Security-Policy
+        # has no 'unsafe-inline' for styles, and SVG presentation attributes need none.
         '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {} {}" width="100%" role="img" '
-        'aria-labelledby="{}-title {}-desc" font-family="system-ui, sans-serif" '
-        'style="max-width: {}px; height: auto; display: block">'
+        'class="chart" aria-labelledby="{}-title {}-desc" font-family="system-ui, sans-serif">'
         '<title id="{}-title">{}</title><desc id="{}-desc">{}</desc>{}{}{}</svg>',
         WIDTH,
         HEIGHT,
         element_id,
         element_id,
-        WIDTH,
         element_id,
         title,
         element_id,
