@@ -131,5 +131,36 @@ def client_for(client):
     return login
 
 
+@pytest.fixture
+def celery_conf(monkeypatch):
+    """``celery_conf(**settings)`` overrides the Celery app's settings for one test, then restores them.
+
+    A ``broker_url`` also goes to CELERY_BROKER_URL: Celery reads that variable before its own
+    configuration, and child processes inherit it.
+    """
+    import kombu.pools
+
+    from cerisepro.celery import app
+
+    saved: dict = {}
+
+    def reset_connections():
+        # The app keeps a producer pool bound to the broker it first connected to.
+        app._pool, app.amqp._producer_pool = None, None
+        kombu.pools.reset()
+
+    def override(**values):
+        for key in values:
+            saved.setdefault(key, app.conf.get(key))
+        if "broker_url" in values:
+            monkeypatch.setenv("CELERY_BROKER_URL", values["broker_url"])
+        app.conf.update(values)
+        reset_connections()
+
+    yield override
+    app.conf.update(saved)
+    reset_connections()
+
+
 # The browser fixture, available to every test module (it needs require_service above).
 from .browser import browser_page  # noqa: E402,F401

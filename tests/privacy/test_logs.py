@@ -11,14 +11,12 @@ import dataclasses
 import logging
 from datetime import timedelta
 
-import kombu.pools
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from cerisepro.celery import app as celery_app
 from students.models import Student
 from students.retention import purge_expired_students
 from students.services import import_siecle_export
@@ -59,23 +57,6 @@ def every_log():
     for logger, level in levels.items():
         logger.removeHandler(capture)
         logger.setLevel(level)
-
-
-def _reset_celery_connections() -> None:
-    celery_app._pool, celery_app.amqp._producer_pool = None, None
-    kombu.pools.reset()
-
-
-@pytest.fixture
-def celery_conf():
-    saved = {key: celery_app.conf.get(key) for key in ("task_always_eager", "broker_url")}
-
-    def update(**values):
-        celery_app.conf.update(values)
-        _reset_celery_connections()
-
-    yield update
-    update(**saved)
 
 
 def _identifiers(students) -> set[str]:

@@ -81,26 +81,13 @@ def backend_gone(pid: int) -> bool:
 
 
 @pytest.fixture
-def celery_broker():
+def celery_broker(celery_conf):
     """``celery_broker(url, **options)`` points the Celery app at a broker for one test, then back."""
-    import kombu.pools
-
-    from cerisepro.celery import app
-
-    saved = {key: app.conf.get(key) for key in ("broker_url", "broker_transport_options")}
-
-    def reset_connections():
-        # The app keeps a producer pool bound to the broker it first connected to.
-        app._pool, app.amqp._producer_pool = None, None
-        kombu.pools.reset()
 
     def use(url: str, **transport_options) -> None:
-        app.conf.update(broker_url=url, broker_transport_options=transport_options)
-        reset_connections()
+        celery_conf(broker_url=url, broker_transport_options=transport_options)
 
-    yield use
-    app.conf.update(saved)
-    reset_connections()
+    return use
 
 
 @pytest.fixture

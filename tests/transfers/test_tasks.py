@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import kombu.pools
 import pytest
 from celery.contrib.testing.worker import start_worker
 from celery.schedules import crontab
@@ -18,29 +17,6 @@ from students.synthetic import make_students, render_export
 from tests.factories import EstablishmentFactory, PassportEntryFactory
 from transfers.models import MatchingRun, Transfer
 from transfers.tasks import run_matching_task
-
-
-@pytest.fixture
-def celery_conf(monkeypatch):
-    """Override Celery settings for one test, then put them back."""
-    # Celery reads CELERY_BROKER_URL from the environment before its own configuration.
-    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
-    saved = {}
-
-    def reset_connections():
-        # The app keeps a producer pool bound to the broker it first connected to.
-        celery_app._pool, celery_app.amqp._producer_pool = None, None
-        kombu.pools.reset()
-
-    def override(**values):
-        for key in values:
-            saved.setdefault(key, celery_app.conf.get(key))
-        celery_app.conf.update(values)
-        reset_connections()
-
-    yield override
-    celery_app.conf.update(saved)
-    reset_connections()
 
 
 def test_the_nightly_run_is_scheduled_in_paris_time():
