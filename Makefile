@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup setup-dev lint format bench clean
+.PHONY: run test setup setup-dev lint format bench bench-web clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,13 @@ format: setup-dev
 clean:
 	rm -rf var/ .pytest_cache
 
-## Benchmarks (see BENCHMARKS.md); run against DATABASE_URL, default var/bench.sqlite3.
+## Benchmarks (see BENCHMARKS.md). The import runs against DATABASE_URL (default var/bench.sqlite3);
+## the national matching and web benchmarks need PostgreSQL (default 127.0.0.1:5432, databases
+## bench_national / bench_web, created and dropped). Full scale: BENCH_SCALE=1 (about 8 minutes).
+BENCH_SCALE ?= 0.05
 bench: setup-dev
 	$(PY) -m bench import
+	$(PY) -m bench national --scale $(BENCH_SCALE)
+
+bench-web: setup-dev
+	$(PY) -m bench web

@@ -1,14 +1,17 @@
-"""python -m bench import | import-memory N"""
+"""python -m bench import | import-memory N | national | national-job NOW BATCH | web"""
 
 from __future__ import annotations
 
 import sys
 
-from . import import_siecle
+from . import import_siecle, national, web
 
 COMMANDS = {
     "import": lambda argv: import_siecle.main(argv),
     "import-memory": lambda argv: import_siecle.peak_memory_child(int(argv[0])) or 0,
+    "national": lambda argv: national.main(argv),
+    "national-job": lambda argv: national.job_child(*argv),
+    "web": lambda argv: web.main(argv),
 }
 
 

@@ -7,6 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from django.db import connection
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -32,3 +35,40 @@ def test_the_import_benchmark_prints_its_figures(tmp_path):
     assert "import, fresh" in out and "40 created" in out
     assert "re-import, 10 % changed" in out and "4 updated" in out
     assert "peak memory importing 40 students" in out
+
+
+@pytest.fixture
+def bench_postgres_url(require_postgres):
+    """A server URL for a bench database of this test's own (the benchmarks create and drop it)."""
+    settings = connection.settings_dict
+    password = f":{settings['PASSWORD']}" if settings.get("PASSWORD") else ""
+    host = f"{settings['HOST'] or '127.0.0.1'}:{settings['PORT'] or 5432}"
+    return f"postgres://{settings['USER']}{password}@{host}/bench_smoke_{os.getpid()}"
+
+
+def run_postgres_bench(url: str, *args: str) -> str:
+    env = {**os.environ, "DATABASE_URL": url, "CELERY_BROKER_URL": "memory://"}
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_the_national_benchmark_copies_what_the_floor_copies(bench_postgres_url):
+    out = run_postgres_bench(bench_postgres_url, "national", "--scale", "0.0002")
+
+    assert "4 moved, 600 entries" in out
+    assert "pairs decided 4" in out
+    assert "same rows as the floor: yes" in out
+    assert "job / floor" in out and "SQL statements issued by the job" in out
+    assert "second run (nothing to do)" in out and "0 pairs" in out
+
+
+def test_the_web_benchmark_serves_the_history_and_its_export(bench_postgres_url):
+    out = run_postgres_bench(
+        bench_postgres_url, "web", "--rows", "40", "--clients", "2", "--seconds", "1", "--workers", "1"
+    )
+
+    assert "history page" in out and "CSV export (received)" in out
+    assert " 0 errors" in out and "p95" in out

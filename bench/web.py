@@ -1,0 +1,298 @@
+"""The transfer history under load (PostgreSQL only).
+
+An establishment with N history rows (3/4 received, 1/4 sent); its history page and its CSV export
+served by gunicorn on loopback with production settings (DEBUG off), driven by C concurrent
+clients for S seconds each (a small bounded load generator: one thread per client, one connection
+per request, as gunicorn's sync workers close them). Prints requests per second, p50 / p95 / p99
+latency, and the gunicorn workers' resident memory before and after the CSV load.
+
+    python -m bench web [--rows 20000] [--clients 8] [--seconds 20] [--workers 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .national import _cursor, _drop, _migrate, _name, _recreate
+from .setup import ROOT, setup_django
+
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/bench_web"
+TARGET_PAGE_P95_MS = 150
+CHUNK = 64 * 1024
+
+BUILD_STATEMENTS = [
+    """
+    INSERT INTO establishments_establishment (uai, name, email, phone, address, postal_code, city,
+        academy, website, uses_siecle, media_key, logo, stamp, transfer_enabled,
+        cnil_declaration_number, created_at)
+    SELECT lpad(i::text, 7, '0') || 'B', 'Lycée professionnel n° ' || i, 'ce.' || i || '@ac.example.org',
+        '', '', '', '', '', '', true, gen_random_uuid(), '', '', true, '2026-' || i, now()
+    FROM generate_series(1, 31) i
+    """,
+    # Student k of the establishment and student k of another one, for each history row k.
+    """
+    INSERT INTO students_student (public_id, ine, siecle_id, last_name, first_name, birth_date,
+        class_code, mef_code, mef_label, diploma_level, diploma_specialite, origin, is_active,
+        created_at, establishment_id)
+    SELECT gen_random_uuid(), 'W' || lpad(k::text, 9, '0') || CASE WHEN here THEN 'H' ELSE 'O' END,
+        '', upper(substr(md5('n' || k), 1, 8)), initcap(substr(md5('p' || k), 1, 6)),
+        date '2006-01-01' + k %% 1500, '2BPRO1', '', '', 'BAC PRO', '001', 'siecle', true, now(),
+        CASE WHEN here THEN %(first)s ELSE %(first)s + 1 + k %% 30 END
+    FROM generate_series(1, %(rows)s) k CROSS JOIN (VALUES (true), (false)) h(here)
+    """,
+    # History rows over the last twelve months; one in ten not done.
+    """
+    INSERT INTO transfers_transfer (created_at, ine, student_name, kind, done, cause, fiches_copied,
+        evaluations_copied, bilans_copied, origin_establishment_id, destination_establishment_id,
+        origin_student_id, destination_student_id)
+    SELECT now() - (k %% 360) * interval '1 day' - k * interval '1 second', h.ine,
+        h.last_name || ' ' || h.first_name, 'automatique', k %% 10 <> 0,
+        CASE WHEN k %% 10 = 0 THEN 'changement_diplome' ELSE '' END,
+        CASE WHEN k %% 10 = 0 THEN 0 ELSE 90 END, CASE WHEN k %% 10 = 0 THEN 0 ELSE 45 END,
+        CASE WHEN k %% 10 = 0 THEN 0 ELSE 15 END,
+        CASE WHEN received THEN o.establishment_id ELSE h.establishment_id END,
+        CASE WHEN received THEN h.establishment_id ELSE o.establishment_id END,
+        CASE WHEN received THEN o.id ELSE h.id END, CASE WHEN received THEN h.id ELSE o.id END
+    FROM (SELECT k, k <= %(received)s AS received FROM generate_series(1, %(rows)s) k) r
+    JOIN students_student h ON h.ine = 'W' || lpad(k::text, 9, '0') || 'H'
+    JOIN students_student o ON o.ine = 'W' || lpad(k::text, 9, '0') || 'O'
+    """,
+]
+
+
+def build(url: str, rows: int) -> str:
+    """The data set; returns the UAI of the establishment under test."""
+    with _cursor(url, autocommit=False) as cursor:
+        cursor.execute("SELECT COALESCE(max(id), 0) + 1 FROM establishments_establishment")
+        first = cursor.fetchone()[0]
+        params = {"first": first, "rows": rows, "received": rows * 3 // 4}
+        for statement in BUILD_STATEMENTS:
+            cursor.execute(statement, params)
+        cursor.execute("SELECT uai FROM establishments_establishment WHERE id = %s", [first])
+        uai = cursor.fetchone()[0]
+        cursor.connection.commit()
+    with _cursor(url) as cursor:
+        cursor.execute("VACUUM (ANALYZE)")
+    return uai
+
+
+def session_for_principal(uai: str) -> str:
+    """A logged-in principal of the establishment: the session cookie's value."""
+    from django.test import Client
+
+    from establishments.models import Establishment, Role, User
+
+    user = User.objects.create_user(
+        "bench-chef", establishment=Establishment.objects.get(uai=uai), role=Role.PRINCIPAL
+    )
+    client = Client()
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    return client.cookies["sessionid"].value
+
+
+# --- the server ------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_gunicorn(port: int, workers: int, env: dict) -> subprocess.Popen:
+    server = subprocess.Popen(  # noqa: S603 - gunicorn from our virtualenv
+        [
+            str(ROOT / ".venv" / "bin" / "gunicorn"),
+            "cerisepro.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return server
+        except OSError:
+            time.sleep(0.2)
+    server.terminate()
+    raise SystemExit("gunicorn did not start")
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def workers_memory(master: int) -> tuple[float, float]:
+    """(largest resident set now, largest peak resident set) of the workers, in MB."""
+    rss, hwm = [0.0], [0.0]
+    for pid in _children(master):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                rss.append(int(line.split()[1]) / 1024)
+            elif line.startswith("VmHWM:"):
+                hwm.append(int(line.split()[1]) / 1024)
+    return max(rss), max(hwm)
+
+
+# --- the load generator ----------------------------------------------------------------------
+
+
+@dataclass
+class Load:
+    latencies: list[float] = field(default_factory=list)
+    first_bytes: list[float] = field(default_factory=list)
+    errors: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+
+    def percentile(self, p: float, values: list[float] | None = None) -> float:
+        values = sorted(self.latencies if values is None else values)
+        return values[min(len(values) - 1, int(p / 100 * len(values)))] * 1000 if values else float("nan")
+
+
+def get(port: int, path: str, cookie: str) -> tuple[int, float, float, int]:
+    """One request: status, seconds to the first byte, seconds to the last byte, body size."""
+    start = time.perf_counter()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        conn.request("GET", path, headers={"Cookie": f"sessionid={cookie}"})
+        response = conn.getresponse()
+        first = time.perf_counter() - start
+        size = 0
+        while chunk := response.read(CHUNK):
+            size += len(chunk)
+        return response.status, first, time.perf_counter() - start, size
+    finally:
+        conn.close()
+
+
+def drive(port: int, path: str, cookie: str, clients: int, seconds: float) -> Load:
+    load, lock = Load(), threading.Lock()
+    deadline = time.perf_counter() + seconds
+
+    def client() -> None:
+        while time.perf_counter() < deadline:
+            try:
+                status, first, total, size = get(port, path, cookie)
+            except OSError:
+                status, first, total, size = 0, 0.0, 0.0, 0
+            with lock:
+                if status != 200:
+                    load.errors += 1
+                    continue
+                load.latencies.append(total)
+                load.first_bytes.append(first)
+                load.bytes += size
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    load.seconds = time.perf_counter() - start
+    return load
+
+
+def _line(label: str, load: Load) -> str:
+    done = len(load.latencies)
+    return (
+        f"  {label:<22} {done / load.seconds:7.1f} req/s  p50 {load.percentile(50):6.0f} ms  "
+        f"p95 {load.percentile(95):6.0f} ms  p99 {load.percentile(99):6.0f} ms  "
+        f"({done} requests, {load.errors} errors, "
+        f"first byte p50 {load.percentile(50, load.first_bytes):.0f} ms)"
+    )
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench web")
+    parser.add_argument("--rows", type=int, default=20_000)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    args = parser.parse_args(argv)
+    url = os.environ.get("DATABASE_URL", "")
+    url = url if url.startswith(("postgres://", "postgresql://")) else DEFAULT_URL
+    name = _name(url)
+    # Production settings, shared by this process (the session) and gunicorn (which reads it).
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(64),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "false",
+        "CELERY_BROKER_URL": "memory://",
+        "LOG_LEVEL": "WARNING",
+        "STATIC_ROOT": str(ROOT / "var" / "bench-static"),
+    }
+    os.environ.update(env)
+    _recreate(url, name)
+    _migrate(url)
+    subprocess.run(  # noqa: S603 - as deployed: static files collected (whitenoise serves them)
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"], cwd=ROOT, check=True
+    )
+    uai = build(url, args.rows)
+    setup_django()
+    cookie = session_for_principal(uai)
+    from django.db import connection
+
+    connection.close()
+    port = _free_port()
+    server = start_gunicorn(port, args.workers, env)
+    try:
+        page, csv = f"/etablissements/{uai}/transferts/", f"/etablissements/{uai}/transferts/export.csv"
+        status, _first, _total, size = get(port, csv, cookie)  # warm up, and check the export
+        assert status == 200, status
+        get(port, page, cookie)
+        page_load = drive(port, page, cookie, args.clients, args.seconds)
+        after_page = workers_memory(server.pid)
+        csv_load = drive(port, csv, cookie, args.clients, args.seconds)
+        after_csv = workers_memory(server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    if not args.keep:
+        _drop(url, name)
+    print(
+        f"Transfer history under load — {args.rows:,} history rows ({args.rows * 3 // 4:,} received), "
+        f"gunicorn {args.workers} sync workers, {args.clients} clients × {args.seconds:g} s, "
+        f"PostgreSQL ({name})"
+    )
+    print(_line("history page", page_load) + f"  target p95 < {TARGET_PAGE_P95_MS} ms")
+    print(_line("CSV export (received)", csv_load) + f"  {size / 1e6:.1f} MB each")
+    print(
+        f"  workers' memory: after the page load {after_page[0]:.0f} MB RSS (peak {after_page[1]:.0f} MB), "
+        f"after the CSV load {after_csv[0]:.0f} MB RSS (peak {after_csv[1]:.0f} MB)"
+    )
+    return 0 if page_load.errors == 0 and csv_load.errors == 0 else 1
