@@ -80,8 +80,13 @@ def test_the_task_delivered_twice_does_no_double_work(monkeypatch, django_captur
 
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
-def test_on_the_real_broker_an_import_gets_its_transfer_done_by_a_worker(redis_url, celery_conf):
-    """The import enqueues on Redis after commit; a real worker consumes it and copies the passport."""
+@pytest.mark.postgres
+def test_on_the_real_broker_an_import_gets_its_transfer_done_by_a_worker(
+    require_postgres, redis_url, celery_conf
+):
+    """The import enqueues on Redis after commit; a real worker consumes it and copies the passport.
+
+    PostgreSQL: the worker thread writes while the test imports, which SQLite's locks refuse."""
     celery_conf(broker_url=redis_url, broker_transport_options={})
     old, new = _schools()
 
