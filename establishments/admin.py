@@ -12,6 +12,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db import models
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
@@ -91,6 +92,8 @@ class EstablishmentAdmin(AuditedAdmin):
     list_filter = ("transfer_enabled", "uses_siecle", "academy")
     search_fields = ("uai", "name", "city")
     readonly_fields = ("transfer_changed_by", "transfer_changed_at", "created_at")
+    # Django 6 will assume https for a website typed without a scheme; do it now.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     fieldsets = (
         (None, {"fields": ("uai", "name", "email", "phone", "website", "uses_siecle")}),
         (_("Adresse"), {"fields": ("address", "postal_code", "city", "academy")}),
