@@ -16,8 +16,9 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from establishments.models import Establishment
+from students.models import Student
 
-from .models import Transfer
+from .models import Cause, Kind, Transfer
 
 # DESIGN §4: dates and months of the history are those of Europe/Paris, whatever the server's zone.
 PARIS = ZoneInfo("Europe/Paris")
@@ -126,6 +127,14 @@ CSV_HEADERS = {
 }
 
 
+# The columns of one CSV line, read as tuples: building model instances for each row and its joins
+# was most of the export's time (BENCHMARKS.md).
+_CSV_COLUMNS = {
+    RECEIVED: ("destination_student", "origin_establishment"),
+    SENT: ("origin_student", "destination_establishment"),
+}
+
+
 def csv_rows(transfers: QuerySet[Transfer], direction: str) -> Iterator[list[str]]:
     """The header, then one French spreadsheet row per transfer, read in chunks (flat memory)."""
     uai_header, name_header = CSV_HEADERS[direction]
@@ -141,19 +150,50 @@ def csv_rows(transfers: QuerySet[Transfer], direction: str) -> Iterator[list[str
         "Évaluations copiées",
         "Bilans copiés",
     ]
-    for row in history_rows(transfers.iterator(chunk_size=CSV_CHUNK_SIZE), direction):
-        transfer, other = row.transfer, row.other_establishment
+    own, other = _CSV_COLUMNS[direction]
+    causes = {value: str(label) for value, label in Cause.choices}
+    kinds = {value: str(label) for value, label in Kind.choices}
+    lines = transfers.values_list(
+        "created_at",
+        f"{own}_id",
+        f"{own}__last_name",
+        f"{own}__first_name",
+        "student_name",
+        f"{other}__uai",
+        f"{other}__name",
+        "done",
+        "cause",
+        "kind",
+        "fiches_copied",
+        "evaluations_copied",
+        "bilans_copied",
+    )
+    for (
+        created_at,
+        student_id,
+        last_name,
+        first_name,
+        student_name,
+        uai,
+        name,
+        done,
+        cause,
+        kind,
+        *copied,
+    ) in lines.iterator(chunk_size=CSV_CHUNK_SIZE):
+        if student_id is not None:
+            student = Student(last_name=last_name, first_name=first_name).display_name
+        else:
+            student = student_name or DELETED_STUDENT
         yield [
-            row.date.strftime("%d/%m/%Y"),
-            neutralise_formula(row.student),
-            other.uai,
-            neutralise_formula(other.name),
-            "oui" if transfer.done else "non",
-            row.cause_label,
-            str(transfer.get_kind_display()),
-            str(transfer.fiches_copied),
-            str(transfer.evaluations_copied),
-            str(transfer.bilans_copied),
+            timezone.localtime(created_at, PARIS).strftime("%d/%m/%Y"),
+            neutralise_formula(student),
+            uai,
+            neutralise_formula(name),
+            "oui" if done else "non",
+            causes.get(cause, cause) if cause else NO_CAUSE,
+            kinds.get(kind, kind),
+            *map(str, copied),
         ]
 
 
