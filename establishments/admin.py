@@ -66,15 +66,8 @@ class AuditedAdmin(admin.ModelAdmin):
             audit_record(establishment, request.user, action[:100], changes)
 
 
-@admin.register(LogEntry)
-class LogEntryAdmin(admin.ModelAdmin):
-    """Django's record of every admin action (who, when, what), read-only."""
-
-    list_display = ("action_time", "user", "content_type", "object_id", "action_flag", "change_message")
-    list_filter = ("action_flag", "content_type")
-    search_fields = ("user__username", "object_id")
-    list_select_related = ("user", "content_type")
-    date_hierarchy = "action_time"
+class ReadOnlyAdmin(AuditedAdmin):
+    """Rows written by the services only: staff read them, and act through the services' buttons."""
 
     def has_add_permission(self, request):
         return False
@@ -84,6 +77,17 @@ class LogEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(LogEntry)
+class LogEntryAdmin(ReadOnlyAdmin):
+    """Django's record of every admin action (who, when, what), read-only."""
+
+    list_display = ("action_time", "user", "content_type", "object_id", "action_flag", "change_message")
+    list_filter = ("action_flag", "content_type")
+    search_fields = ("user__username", "object_id")
+    list_select_related = ("user", "content_type")
+    date_hierarchy = "action_time"
 
 
 @admin.register(Establishment)
@@ -127,7 +131,7 @@ class UserAdmin(AuditedAdmin, BaseUserAdmin):
 
 
 @admin.register(AuditLogEntry)
-class AuditLogEntryAdmin(admin.ModelAdmin):
+class AuditLogEntryAdmin(ReadOnlyAdmin):
     """Read-only: the journal is written by the services, never edited by hand."""
 
     list_display = ("created_at", "establishment", "username", "action", "changes")
@@ -135,12 +139,3 @@ class AuditLogEntryAdmin(admin.ModelAdmin):
     search_fields = ("establishment__uai", "establishment__name", "username")
     list_select_related = ("establishment",)
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

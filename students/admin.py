@@ -6,23 +6,10 @@ from django.contrib import admin
 from django.http import HttpResponse
 from django.utils import timezone
 
-from establishments.admin import AuditedAdmin
+from establishments.admin import ReadOnlyAdmin
 
 from .models import PassportEntry, SiecleImport, Student
 from .privacy import export_student_data
-
-
-class ReadOnlyAdmin(AuditedAdmin):
-    """Records written by the services only: staff look, they do not edit."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(SiecleImport)

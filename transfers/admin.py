@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from establishments.admin import AuditedAdmin
+from establishments.admin import ReadOnlyAdmin
 from establishments.models import Establishment
 from students.ine import normalize_ine
 
@@ -24,19 +24,6 @@ from . import manual, services
 from .models import Cause, ManualAuthorisation, MatchingRun, Transfer, Trigger
 
 CREATE = "creer"
-
-
-class ReadOnlyAdmin(AuditedAdmin):
-    """Rows written by the services only: staff read them, and act through the buttons."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 def _require_perm(request: HttpRequest, codename: str) -> None:
