@@ -41,7 +41,6 @@ DEMO_ENTRIES = [
     (EntryKind.EVALUATION, {"title": "Gérer le courrier entrant", "level": "acquis",
                             "evaluator": "M. ENSEIGNANT"}),
     (EntryKind.BILAN, {"title": "Bilan du premier trimestre",
-                       "end_on": None,
                        "description": "Bonne progression ; autonomie à renforcer au standard."}),
 ]  # fmt: skip
 
@@ -79,7 +78,11 @@ class Command(BaseCommand):
         for row in (moving, staying):
             student = henri4.students.get(siecle_id=row.siecle_id)
             for kind, data in DEMO_ENTRIES:
-                data = {"occurred_on": (now - timedelta(days=20)).date(), **data}
+                data = {
+                    "occurred_on": (now - timedelta(days=20)).date(),
+                    "end_on": (now - timedelta(days=2)).date(),
+                    **data,
+                }
                 passport_entry_create(student, users["lp-henri4"], kind, data, now=now - timedelta(days=20))
         # The student moves: the old school's export shows the departure, the new one the arrival.
         left = [dataclasses.replace(s, left_on=(now - timedelta(days=2)).date()) if s is moving else s
