@@ -587,12 +587,13 @@ def planned_pairs_for_ine(ine: str, *, now: datetime) -> list[PlannedPair]:
 
 
 def _plan_for(records: list[Student], now: datetime) -> list[PlannedPair]:
-    start = window_start(now)
-    destinations = [
-        r for r in records if Student.objects.filter(destination_conditions(start, now), pk=r.pk).exists()
-    ]
-    return (
-        [PlannedPair(o, d, cause or TRANSFER) for o, d, cause in _batch_decisions(destinations, now)]
-        if destinations
-        else []
+    """What the next run would decide among these records (one query picks the destinations)."""
+    eligible = set(
+        Student.objects.filter(
+            destination_conditions(window_start(now), now), pk__in=[r.pk for r in records]
+        ).values_list("pk", flat=True)
     )
+    destinations = [r for r in records if r.pk in eligible]
+    if not destinations:
+        return []
+    return [PlannedPair(o, d, cause or TRANSFER) for o, d, cause in _batch_decisions(destinations, now)]
