@@ -41,6 +41,10 @@ class ImportConfirmForm(forms.Form):
     confirm_mass_deactivation = forms.BooleanField(
         label=_("Je confirme la désactivation de plus de la moitié des élèves actifs."), required=False
     )
+    allow_older = forms.BooleanField(
+        label=_("J'importe volontairement cet export plus ancien que le dernier fichier importé."),
+        required=False,
+    )
 
 
 class StudentFilterForm(forms.Form):

@@ -53,7 +53,15 @@ class SiecleImport(models.Model):
     deactivated = models.PositiveIntegerField(_("désactivés"), default=0)
     unchanged = models.PositiveIntegerField(_("inchangés"), default=0)
     without_ine = models.PositiveIntegerField(_("sans INE"), default=0)
+    # The file's own PARAMETRES: an export older than the last applied one is refused unless confirmed.
+    exported_at = models.DateTimeField(_("date de l'export SIECLE"), null=True, blank=True)
+    school_year = models.PositiveSmallIntegerField(_("année scolaire"), null=True, blank=True)
     warnings = models.JSONField(_("avertissements"), default=list, blank=True)
+    # What the identity rules decided (docs/identity.md): corrections applied, old → new, and SIECLE
+    # ids that now name another person; and how many students each synced field changed for.
+    identity_changes = models.JSONField(_("corrections d'identité"), default=list, blank=True)
+    reassigned_siecle_ids = models.JSONField(_("identifiants SIECLE réattribués"), default=list, blank=True)
+    field_changes = models.JSONField(_("champs modifiés"), default=dict, blank=True)
     error = models.TextField(_("erreur"), blank=True)
     # The uploaded file, kept only between the preview and the confirmation.
     pending_content = models.BinaryField(null=True, blank=True, editable=False)

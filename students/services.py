@@ -11,41 +11,70 @@ import hashlib
 import io
 import logging
 import uuid
-from collections import defaultdict, namedtuple
+from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from establishments.models import Establishment, User
 
+from .identity import (
+    SYNCED_FIELDS,
+    CurrentStudent,
+    IdentityChange,
+    ReassignedSiecleId,
+    kept_identity,
+    match_rows,
+    stored_ine,
+)
 from .mef import diploma_of
 from .models import Origin, SiecleImport, Student
-from .siecle import SiecleExport, SiecleFileError, SiecleStudent, read_nomenclature, read_student_file
+from .siecle import (
+    SiecleExport,
+    SiecleFileError,
+    SiecleStudent,
+    read_nomenclature,
+    read_student_file,
+)
+
+if TYPE_CHECKING:
+    from .siecle import Nomenclature
 
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 1000
-# Student fields a SIECLE file sets; compared to decide whether a student changed.
-SYNCED_FIELDS = (
-    "ine",
-    "siecle_id",
-    "last_name",
-    "first_name",
-    "birth_date",
-    "class_code",
-    "mef_code",
-    "mef_label",
-    "diploma_level",
-    "diploma_specialite",
-)
+# Listed per changed field in the preview; the rest is counted.
+MAX_LISTED_CHANGES = 10
+# What each changed field is called in the preview (diploma fields follow the MEF code).
+FIELD_LABELS = {
+    "ine": _lazy("INE"),
+    "siecle_id": _lazy("Identifiant SIECLE"),
+    "last_name": _lazy("Nom"),
+    "first_name": _lazy("Prénom"),
+    "birth_date": _lazy("Date de naissance"),
+    "class_code": _lazy("Classe"),
+    "mef_code": _lazy("Code MEF (formation)"),
+    "mef_label": _lazy("Libellé de la formation"),
+}
 
 
 class ImportRefused(SiecleFileError):
     """The file is valid but may not be applied as it is (other school, mass deactivation…)."""
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One changed field of one student, as the preview lists it."""
+
+    name: str
+    old: str
+    new: str
 
 
 @dataclass
@@ -60,6 +89,12 @@ class ImportPlan:
     reactivations: list[CurrentStudent] = field(default_factory=list)
     deactivations: list[CurrentStudent] = field(default_factory=list)
     unchanged: int = 0
+    without_ine: int = 0
+    corrections: list[IdentityChange] = field(default_factory=list)
+    reassigned: list[ReassignedSiecleId] = field(default_factory=list)
+    released_siecle_ids: list[int] = field(default_factory=list)
+    # The export date of the newest file applied before, when this file is older than it.
+    newer_import_exported_at: datetime | None = None
 
     @property
     def updated(self) -> int:
@@ -74,8 +109,35 @@ class ImportPlan:
         return self.active_before > 0 and len(self.deactivations) * 2 > self.active_before
 
     @property
+    def is_older_than_last_import(self) -> bool:
+        return self.newer_import_exported_at is not None
+
+    @property
     def changes_anything(self) -> bool:
-        return bool(self.creations or self.updates or self.deactivations)
+        return bool(self.creations or self.updates or self.deactivations or self.released_siecle_ids)
+
+    def field_changes(self) -> dict[str, tuple[str, int, list[FieldChange]]]:
+        """Per changed field: its label, how many students, and the first few old → new."""
+        grouped: dict[str, list[FieldChange]] = defaultdict(list)
+        for current, changes in self.updates:
+            name = f"{current.last_name.upper()} {current.first_name}".strip()
+            for field_name in FIELD_LABELS:
+                if field_name in changes:
+                    old, new = getattr(current, field_name), changes[field_name]
+                    grouped[field_name].append(FieldChange(name, _shown(old), _shown(new)))
+        return {
+            name: (str(FIELD_LABELS[name]), len(items), items[:MAX_LISTED_CHANGES])
+            for name, items in grouped.items()
+        }
+
+    def field_change_counts(self) -> dict[str, int]:
+        return {name: count for name, (_label, count, _items) in self.field_changes().items()}
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, date):
+        return value.strftime("%d/%m/%Y")
+    return str(value) if value not in (None, "") else "—"
 
 
 def file_sha256(data: bytes) -> str:
@@ -96,61 +158,74 @@ def _student_values(
     label = labels.get(row.mef_code) or (
         current.mef_label if current and current.mef_code == row.mef_code else ""
     )
+    # The parser refuses values longer than their column (docs/siecle-format.md), so nothing is
+    # cut here: a cut SIECLE id would no longer match the file at the next import.
     return {
-        # An INE that is not 11 characters cannot identify anybody (the parser warned about it).
-        "ine": row.ine if len(row.ine) == 11 else "",
-        "siecle_id": _clip(row.siecle_id, "siecle_id"),
-        "last_name": _clip(row.last_name, "last_name"),
-        "first_name": _clip(row.first_name, "first_name"),
-        "birth_date": row.birth_date,
-        "class_code": _clip(row.class_code, "class_code"),
-        "mef_code": _clip(row.mef_code, "mef_code"),
+        **kept_identity(row, current),
+        "siecle_id": row.siecle_id,
+        "class_code": row.class_code,
+        "mef_code": row.mef_code,
         "mef_label": _clip(label, "mef_label"),
         "diploma_level": diploma.level if diploma else "",
         "diploma_specialite": diploma.specialite if diploma else "",
     }
 
 
-# What the import reads of the current students: plain tuples, not model instances, so that a
-# school of thousands of students is compared in a few milliseconds.
-CurrentStudent = namedtuple("CurrentStudent", ["pk", "is_active", *SYNCED_FIELDS])
-
-
 def plan_import(
     establishment: Establishment, export: SiecleExport, *, now: datetime, labels: dict[str, str] | None = None
 ) -> ImportPlan:
-    """Compare the export with the establishment's students (one query) and list the changes."""
+    """Compare the export with the establishment's students (one query) and list the changes.
+
+    Which row is which stored student is decided by the identity rules (``students/identity.py``,
+    ``docs/identity.md``); this function only turns their answer into creations and updates.
+    """
     labels = labels or {}
     today = timezone.localtime(now).date()
     students = [CurrentStudent(*row) for row in establishment.students.values_list(*CurrentStudent._fields)]
-    by_ine = {s.ine: s for s in students if s.ine}
-    by_siecle_id = {s.siecle_id: s for s in students if s.siecle_id}
-    plan = ImportPlan(export=export, active_before=sum(1 for s in students if s.is_active), today=today)
-    seen: set[int] = set()
-    for row in export.students:
-        current = (by_ine.get(row.ine) if row.ine else None) or by_siecle_id.get(row.siecle_id)
-        if current is None:
-            plan.creations.append(row)
-            continue
-        if current.pk in seen:
-            raise SiecleFileError(
-                _(
-                    "Le fichier n'est pas cohérent avec les élèves déjà importés : l'élève n° %(id)s "
-                    "correspond à un élève déjà associé à une autre ligne du fichier."
-                )
-                % {"id": row.siecle_id},
-                f"student {row.siecle_id} matches a student already matched by another row",
-            )
-        seen.add(current.pk)
-        _plan_existing(plan, current, row, _student_values(row, labels, current), today)
-    plan.deactivations.extend(s for s in students if s.is_active and s.pk not in seen)
+    matching = match_rows(export.students, students)
+    plan = ImportPlan(
+        export=export,
+        active_before=sum(1 for s in students if s.is_active),
+        today=today,
+        creations=matching.new_rows,
+        corrections=matching.corrections,
+        reassigned=matching.reassigned,
+        released_siecle_ids=matching.released_siecle_ids,
+        newer_import_exported_at=_newer_import_exported_at(establishment, export),
+    )
+    released = set(matching.released_siecle_ids)
+    for row, current in matching.matches:
+        values = _student_values(row, labels, current)
+        _plan_existing(plan, current, row, values, today, released=current.pk in released)
+    plan.deactivations.extend(s for s in matching.absent if s.is_active)
+    plan.without_ine = sum(1 for row in plan.creations if not stored_ine(row)) + sum(
+        1 for row, current in matching.matches if not (stored_ine(row) or current.ine)
+    )
     return plan
 
 
+def _newer_import_exported_at(establishment: Establishment, export: SiecleExport) -> datetime | None:
+    """The export date of the newest applied file, when this file was exported before it."""
+    if export.exported_at is None:
+        return None
+    newest = (
+        establishment.imports.filter(
+            status__in=[SiecleImport.Status.APPLIED, SiecleImport.Status.UNCHANGED],
+            exported_at__isnull=False,
+        )
+        .order_by("-exported_at")
+        .values_list("exported_at", flat=True)
+        .first()
+    )
+    return newest if newest is not None and export.exported_at < newest else None
+
+
 def _plan_existing(
-    plan: ImportPlan, current: CurrentStudent, row: SiecleStudent, values: dict, today
+    plan: ImportPlan, current: CurrentStudent, row: SiecleStudent, values: dict, today, *, released: bool
 ) -> None:
-    changes = {name: value for name, value in values.items() if getattr(current, name) != value}
+    # A released record's SIECLE id is blanked before the updates run: compare against that.
+    before = current._replace(siecle_id="") if released else current
+    changes = {name: value for name, value in values.items() if getattr(before, name) != value}
     left = row.has_left(today)
     if current.is_active and left:
         plan.deactivations.append(current)
@@ -248,6 +323,11 @@ def apply_plan(
     establishment: Establishment, plan: ImportPlan, record: SiecleImport, *, now: datetime, labels: dict
 ) -> None:
     """Write the plan with a bounded number of statements; the caller holds the transaction."""
+    # First free the SIECLE ids that move to another record or to a new student (docs/identity.md).
+    for start in range(0, len(plan.released_siecle_ids), BATCH_SIZE):
+        Student.objects.filter(pk__in=plan.released_siecle_ids[start : start + BATCH_SIZE]).update(
+            siecle_id=""
+        )
     if plan.creations:
         _insert_many(*_new_student_rows(establishment, plan, record, now, labels))
     if plan.updates:
@@ -268,8 +348,13 @@ def _fill_counts(record: SiecleImport, plan: ImportPlan) -> None:
     record.reactivated = len(plan.reactivations)
     record.deactivated = len(plan.deactivations)
     record.unchanged = plan.unchanged
-    record.without_ine = sum(1 for row in export.students if not row.ine)
+    record.without_ine = plan.without_ine
+    record.exported_at = export.exported_at
+    record.school_year = export.school_year
     record.warnings = list(export.warnings)
+    record.identity_changes = [change.as_json() for change in plan.corrections]
+    record.reassigned_siecle_ids = [item.as_json() for item in plan.reassigned]
+    record.field_changes = plan.field_change_counts()
 
 
 def check_file_uai(establishment: Establishment, export: SiecleExport, *, override_uai: bool) -> None:
@@ -298,6 +383,44 @@ def check_mass_deactivation(plan: ImportPlan, *, confirmed: bool) -> None:
         )
 
 
+def check_nomenclature_uai(
+    establishment: Establishment, nomenclature: Nomenclature, *, override_uai: bool
+) -> None:
+    if nomenclature.uai != establishment.uai and not override_uai:
+        raise ImportRefused(
+            _(
+                "La nomenclature concerne l'établissement %(file_uai)s, et non le vôtre (%(uai)s) : "
+                "exportez la nomenclature de votre établissement depuis SIECLE."
+            )
+            % {"file_uai": nomenclature.uai or "?", "uai": establishment.uai},
+            f"the Nomenclature file is for establishment {nomenclature.uai or '?'}, not {establishment.uai}",
+        )
+
+
+def check_export_order(plan: ImportPlan, *, allow_older: bool) -> None:
+    """An older export would undo what a newer one did (docs/siecle-import.md, "Order")."""
+    if plan.newer_import_exported_at is None or allow_older:
+        return
+    file_date = _paris(plan.export.exported_at)
+    newer = _paris(plan.newer_import_exported_at)
+    raise ImportRefused(
+        _(
+            "Ce fichier a été exporté de SIECLE le %(file_date)s, avant le dernier fichier importé "
+            "(exporté le %(newer)s). L'importer annulerait les changements plus récents : il réactiverait "
+            "des élèves partis depuis et désactiverait des élèves arrivés depuis. Exportez à nouveau le "
+            "fichier depuis SIECLE, ou confirmez l'import de cet export plus ancien si c'est voulu."
+        )
+        % {"file_date": file_date, "newer": newer},
+        f"the file was exported on {file_date}, before the last imported file (exported on {newer}); "
+        "importing it would reactivate students who left since and deactivate arrivals; "
+        "confirm with --allow-older",
+    )
+
+
+def _paris(moment: datetime | None) -> str:
+    return timezone.localtime(moment).strftime("%d/%m/%Y %H:%M") if moment else "?"
+
+
 @dataclass
 class ImportOutcome:
     record: SiecleImport | None
@@ -308,10 +431,34 @@ class ImportOutcome:
         return self.plan.changes_anything
 
 
-def _read(data: bytes, file_name: str, nomenclature: bytes | None) -> tuple[SiecleExport, dict[str, str]]:
-    export = read_student_file(data, file_name)
-    labels = read_nomenclature(nomenclature) if nomenclature else {}
-    return export, labels
+@dataclass(frozen=True)
+class ImportChecks:
+    """What the user explicitly confirmed or overrode for one import."""
+
+    confirm_mass_deactivation: bool = False
+    allow_older: bool = False
+    override_uai: bool = False
+
+
+def _read(
+    establishment: Establishment,
+    data: bytes,
+    file_name: str,
+    nomenclature: bytes | None,
+    *,
+    now: datetime,
+    override_uai: bool,
+) -> tuple[SiecleExport, dict[str, str]]:
+    """Read both files and check that they are this establishment's."""
+    export = read_student_file(data, file_name)  # TEMP until the parser takes today=
+    check_file_uai(establishment, export, override_uai=override_uai)
+    if not nomenclature:
+        return export, {}
+    names = read_nomenclature(nomenclature)
+    if isinstance(names, dict):  # TEMP until the parser returns a Nomenclature
+        return export, names
+    check_nomenclature_uai(establishment, names, override_uai=override_uai)
+    return export, names.labels
 
 
 def record_refusal(
@@ -330,6 +477,18 @@ def record_refusal(
     )
 
 
+@contextmanager
+def _refusals_recorded(
+    establishment: Establishment, *, user: User | None, now: datetime, file_name: str, data: bytes
+):
+    """Whatever the entry point (page, command, demo), a refused file is recorded once it rolled back."""
+    try:
+        yield
+    except SiecleFileError as error:
+        record_refusal(establishment, user=user, now=now, file_name=file_name, data=data, error=error.message)
+        raise
+
+
 def import_siecle_export(
     establishment: Establishment,
     data: bytes,
@@ -340,22 +499,59 @@ def import_siecle_export(
     nomenclature: bytes | None = None,
     dry_run: bool = False,
     confirm_mass_deactivation: bool = False,
+    allow_older: bool = False,
     override_uai: bool = False,
+    replacing: SiecleImport | None = None,
 ) -> ImportOutcome:
-    """Read, check and apply a SIECLE export (or only plan it with ``dry_run``).
+    """Read, check and apply a SIECLE export (or only plan it with ``dry_run``, which writes nothing).
 
     Raises :class:`SiecleFileError` (or :class:`ImportRefused`) with a French and an English
-    message; the students are then left exactly as they were.
+    message; the students are then left exactly as they were, and the refusal is recorded.
+    ``replacing`` is the preview record the applied import takes the place of.
     """
-    export, labels = _read(data, file_name, nomenclature)
-    check_file_uai(establishment, export, override_uai=override_uai)
+    checks = ImportChecks(confirm_mass_deactivation, allow_older, override_uai)
     if dry_run:
+        export, labels = _read(
+            establishment, data, file_name, nomenclature, now=now, override_uai=override_uai
+        )
         return ImportOutcome(None, plan_import(establishment, export, now=now, labels=labels))
+    with _refusals_recorded(establishment, user=user, now=now, file_name=file_name, data=data):
+        record, plan = _apply_file(
+            establishment, data, file_name, nomenclature, now=now, user=user, checks=checks
+        )
+        if replacing is not None:
+            replacing.delete()
+    logger.info(
+        "SIECLE import %s for %s: %s created, %s updated, %s reactivated, %s deactivated",
+        record.pk,
+        establishment.uai,
+        record.created,
+        record.updated,
+        record.reactivated,
+        record.deactivated,
+    )
+    return ImportOutcome(record, plan)
+
+
+def _apply_file(
+    establishment: Establishment,
+    data: bytes,
+    file_name: str,
+    nomenclature: bytes | None,
+    *,
+    now: datetime,
+    user: User | None,
+    checks: ImportChecks,
+) -> tuple[SiecleImport, ImportPlan]:
+    export, labels = _read(
+        establishment, data, file_name, nomenclature, now=now, override_uai=checks.override_uai
+    )
     with transaction.atomic():
         # Serialise imports of one establishment: two at once would both create the same students.
         Establishment.objects.select_for_update().filter(pk=establishment.pk).first()
         plan = plan_import(establishment, export, now=now, labels=labels)
-        check_mass_deactivation(plan, confirmed=confirm_mass_deactivation)
+        check_export_order(plan, allow_older=checks.allow_older)
+        check_mass_deactivation(plan, confirmed=checks.confirm_mass_deactivation)
         record = SiecleImport(
             establishment=establishment,
             user=user,
@@ -370,16 +566,7 @@ def import_siecle_export(
         record.save()
         apply_plan(establishment, plan, record, now=now, labels=labels)
         transaction.on_commit(lambda: _after_import(establishment.pk, record.pk))
-    logger.info(
-        "SIECLE import %s for %s: %s created, %s updated, %s reactivated, %s deactivated",
-        record.pk,
-        establishment.uai,
-        record.created,
-        record.updated,
-        record.reactivated,
-        record.deactivated,
-    )
-    return ImportOutcome(record, plan)
+    return record, plan
 
 
 def preview_siecle_import(
@@ -392,9 +579,9 @@ def preview_siecle_import(
     nomenclature: bytes | None = None,
 ) -> ImportOutcome:
     """Check a file and keep it, with what it would change, until the user confirms it."""
-    export, labels = _read(data, file_name, nomenclature)
-    check_file_uai(establishment, export, override_uai=False)
-    plan = plan_import(establishment, export, now=now, labels=labels)
+    with _refusals_recorded(establishment, user=user, now=now, file_name=file_name, data=data):
+        export, labels = _read(establishment, data, file_name, nomenclature, now=now, override_uai=False)
+        plan = plan_import(establishment, export, now=now, labels=labels)
     record = SiecleImport(
         establishment=establishment,
         user=user,
@@ -412,23 +599,27 @@ def preview_siecle_import(
 
 
 def confirm_siecle_import(
-    record: SiecleImport, *, now: datetime, user: User, confirm_mass_deactivation: bool
+    record: SiecleImport,
+    *,
+    now: datetime,
+    user: User,
+    confirm_mass_deactivation: bool,
+    allow_older: bool = False,
 ) -> ImportOutcome:
     """Apply a previewed file. The preview record is replaced by the applied one."""
     assert record.status == SiecleImport.Status.PREVIEW, "only a preview can be confirmed"
     nomenclature = record.pending_nomenclature
-    with transaction.atomic():
-        outcome = import_siecle_export(
-            record.establishment,
-            bytes(record.pending_content or b""),
-            record.file_name,
-            now=now,
-            user=user,
-            nomenclature=bytes(nomenclature) if nomenclature else None,
-            confirm_mass_deactivation=confirm_mass_deactivation,
-        )
-        record.delete()
-    return outcome
+    return import_siecle_export(
+        record.establishment,
+        bytes(record.pending_content or b""),
+        record.file_name,
+        now=now,
+        user=user,
+        nomenclature=bytes(nomenclature) if nomenclature else None,
+        confirm_mass_deactivation=confirm_mass_deactivation,
+        allow_older=allow_older,
+        replacing=record,
+    )
 
 
 def cancel_siecle_import(record: SiecleImport) -> None:
@@ -453,7 +644,14 @@ def last_applied_import(
 def plan_for_preview(record: SiecleImport, *, now: datetime) -> ImportPlan:
     """Recompute what a previewed file would change now (students may have changed meanwhile)."""
     nomenclature = bytes(record.pending_nomenclature) if record.pending_nomenclature else None
-    export, labels = _read(bytes(record.pending_content or b""), record.file_name, nomenclature)
+    export, labels = _read(
+        record.establishment,
+        bytes(record.pending_content or b""),
+        record.file_name,
+        nomenclature,
+        now=now,
+        override_uai=False,
+    )
     return plan_import(record.establishment, export, now=now, labels=labels)
 
 

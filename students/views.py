@@ -65,14 +65,7 @@ def siecle_import(request: HttpRequest) -> HttpResponse:
                 nomenclature=nomenclature.read() if nomenclature else None,
             )
         except SiecleFileError as error:
-            services.record_refusal(
-                establishment,
-                user=request.user,
-                now=timezone.now(),
-                file_name=export.name,
-                data=data,
-                error=error.message,
-            )
+            # The service has recorded the refusal; the page only shows it.
             form.add_error("export", error.message)
         else:
             return redirect("siecle-import-preview", uai=establishment.uai, record=outcome.record.public_id)
@@ -108,6 +101,7 @@ def siecle_import_preview(request: HttpRequest, record) -> HttpResponse:
                 now=timezone.now(),
                 user=request.user,
                 confirm_mass_deactivation=form.cleaned_data["confirm_mass_deactivation"],
+                allow_older=form.cleaned_data["allow_older"],
             )
         except SiecleFileError as error:
             form.add_error(None, error.message)

@@ -24,6 +24,11 @@ class Command(BaseCommand):
             help="allow an import that deactivates more than half of the active students",
         )
         parser.add_argument(
+            "--allow-older",
+            action="store_true",
+            help="allow a file exported before the last imported one (it undoes departures and arrivals)",
+        )
+        parser.add_argument(
             "--override-uai",
             action="store_true",
             help="import even though the file's UAJ is not the establishment's UAI",
@@ -47,6 +52,7 @@ class Command(BaseCommand):
                 nomenclature=_read(nomenclature) if nomenclature else None,
                 dry_run=dry_run,
                 confirm_mass_deactivation=options["confirm_mass_deactivation"],
+                allow_older=options["allow_older"],
                 override_uai=options["override_uai"],
             )
         except SiecleFileError as error:
@@ -56,12 +62,13 @@ class Command(BaseCommand):
     def _report(self, outcome, dry_run: bool) -> None:
         plan = outcome.plan
         prefix = "Dry run, nothing changed. Would have:" if dry_run else "Imported:"
-        without_ine = sum(1 for row in plan.export.students if not row.ine)
         self.stdout.write(
             f"{prefix} {len(plan.export.students)} in file, {len(plan.creations)} created, "
             f"{plan.updated} updated, {len(plan.reactivations)} reactivated, "
-            f"{len(plan.deactivations)} deactivated, {plan.unchanged} unchanged, {without_ine} without INE"
+            f"{len(plan.deactivations)} deactivated, {plan.unchanged} unchanged, "
+            f"{plan.without_ine} without INE"
         )
+        self._report_identity(plan)
         if not dry_run and not outcome.changed:
             self.stdout.write("No change: the establishment's students already match this file.")
         for warning in plan.export.warnings:
@@ -77,6 +84,21 @@ class Command(BaseCommand):
                 self.stdout.write(
                     "  (more than half of the active students: needs --confirm-mass-deactivation)"
                 )
+
+    def _report_identity(self, plan) -> None:
+        """What the identity rules decided (docs/identity.md), by SIECLE id."""
+        counts = ", ".join(f"{name} {count}" for name, count in plan.field_change_counts().items())
+        if counts:
+            self.stdout.write(f"Fields changed: {counts}")
+        for change in plan.corrections:
+            self.stdout.write(
+                f"  identity correction  {change.siecle_id} {change.field}: {change.old!r} -> {change.new!r}"
+            )
+        for item in plan.reassigned:
+            self.stdout.write(
+                f"  SIECLE id {item.siecle_id} now names another person: the former record is treated as "
+                "absent, the row as a new student"
+            )
 
 
 def _read(path: str) -> bytes:
