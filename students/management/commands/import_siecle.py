@@ -8,6 +8,9 @@ from establishments.validators import normalize_uai
 from students.services import import_siecle_export
 from students.siecle import SiecleFileError
 
+# Identity lines printed per kind; the import record keeps them all.
+LISTED = 10
+
 
 class Command(BaseCommand):
     help = "Import a SIECLE export (XML or ZIP) for an establishment and print the counts."
@@ -90,15 +93,18 @@ class Command(BaseCommand):
         counts = ", ".join(f"{name} {count}" for name, count in plan.field_change_counts().items())
         if counts:
             self.stdout.write(f"Fields changed: {counts}")
-        for change in plan.corrections:
+        for change in plan.corrections[:LISTED]:
             self.stdout.write(
                 f"  identity correction  {change.siecle_id} {change.field}: {change.old!r} -> {change.new!r}"
             )
-        for item in plan.reassigned:
+        for item in plan.reassigned[:LISTED]:
             self.stdout.write(
                 f"  SIECLE id {item.siecle_id} now names another person: the former record is treated as "
                 "absent, the row as a new student"
             )
+        hidden = max(0, len(plan.corrections) - LISTED) + max(0, len(plan.reassigned) - LISTED)
+        if hidden:
+            self.stdout.write(f"  … and {hidden} more (listed in the import record)")
 
 
 def _read(path: str) -> bytes:
