@@ -66,6 +66,8 @@ class SiecleImport(models.Model):
     # The uploaded file, kept only between the preview and the confirmation.
     pending_content = models.BinaryField(null=True, blank=True, editable=False)
     pending_nomenclature = models.BinaryField(null=True, blank=True, editable=False)
+    # What the preview page shows, computed once at upload (ImportPlan.summary).
+    preview = models.JSONField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("import SIECLE")

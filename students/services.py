@@ -7,6 +7,7 @@ batches, whatever the size of the file.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import logging
@@ -14,10 +15,12 @@ import uuid
 from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.db import connection, transaction
+from django.db.models import Sum
+from django.db.models.functions import Length
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
@@ -49,6 +52,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 1000
+# A preview keeps the uploaded file until it is confirmed or abandoned: an abandoned one is
+# discarded after a day (nightly, and at each upload), and an establishment's pending previews
+# may not hold more than this many bytes (three of the largest uploads the form accepts).
+PREVIEW_LIFETIME = timedelta(days=1)
+PREVIEW_QUOTA_BYTES = 300 * 1024 * 1024
 # Listed per changed field in the preview; the rest is counted.
 MAX_LISTED_CHANGES = 10
 # What each changed field is called in the preview (diploma fields follow the MEF code).
@@ -130,8 +138,44 @@ class ImportPlan:
             for name, items in grouped.items()
         }
 
+    def summary(self) -> dict[str, Any]:
+        """What the preview page shows, computed once when the file is uploaded (JSON-ready).
+
+        Reloading the preview of a large file must not parse it again; the confirmation does parse
+        it again, under the import lock, and re-checks everything.
+        """
+        return {
+            "in_file": len(self.export.students),
+            "created": len(self.creations),
+            "created_already_left": self.created_already_left,
+            "updated": self.updated,
+            "reactivated": len(self.reactivations),
+            "deactivated": len(self.deactivations),
+            "unchanged": self.unchanged,
+            "without_ine": self.without_ine,
+            "changes_anything": self.changes_anything,
+            "active_before": self.active_before,
+            "is_mass_deactivation": self.is_mass_deactivation,
+            "exported_at": _paris(self.export.exported_at) if self.export.exported_at else "",
+            "newer_import_exported_at": _paris(self.newer_import_exported_at)
+            if self.newer_import_exported_at
+            else "",
+            "creations": [_listed(row.last_name, row.first_name, row.class_code) for row in self.creations],
+            "deactivations": [_listed(s.last_name, s.first_name, s.class_code) for s in self.deactivations],
+            "field_changes": [
+                {"label": label, "count": count, "items": [dataclasses.asdict(item) for item in items]}
+                for label, count, items in self.field_changes().values()
+            ],
+            "corrections": [change.as_json() for change in self.corrections],
+            "reassigned": [item.as_json() for item in self.reassigned],
+        }
+
     def field_change_counts(self) -> dict[str, int]:
         return {name: count for name, (_label, count, _items) in self.field_changes().items()}
+
+
+def _listed(last_name: str, first_name: str, class_code: str) -> dict[str, str]:
+    return {"last_name": last_name, "first_name": first_name, "class_code": class_code}
 
 
 def _shown(value: Any) -> str:
@@ -401,8 +445,8 @@ def check_export_order(plan: ImportPlan, *, allow_older: bool) -> None:
     """An older export would undo what a newer one did (docs/siecle-import.md, "Order")."""
     if plan.newer_import_exported_at is None or allow_older:
         return
-    file_date = _paris(plan.export.exported_at)
-    newer = _paris(plan.newer_import_exported_at)
+    file_date, newer = _paris(plan.export.exported_at), _paris(plan.newer_import_exported_at)
+    file_iso, newer_iso = _paris(plan.export.exported_at, ISO), _paris(plan.newer_import_exported_at, ISO)
     raise ImportRefused(
         _(
             "Ce fichier a été exporté de SIECLE le %(file_date)s, avant le dernier fichier importé "
@@ -411,14 +455,18 @@ def check_export_order(plan: ImportPlan, *, allow_older: bool) -> None:
             "fichier depuis SIECLE, ou confirmez l'import de cet export plus ancien si c'est voulu."
         )
         % {"file_date": file_date, "newer": newer},
-        f"the file was exported on {file_date}, before the last imported file (exported on {newer}); "
+        f"the file was exported on {file_iso}, before the last imported file (exported on {newer_iso}); "
         "importing it would reactivate students who left since and deactivate arrivals; "
         "confirm with --allow-older",
     )
 
 
-def _paris(moment: datetime | None) -> str:
-    return timezone.localtime(moment).strftime("%d/%m/%Y %H:%M") if moment else "?"
+ISO = "%Y-%m-%d %H:%M"
+
+
+def _paris(moment: datetime | None, fmt: str = "%d/%m/%Y à %H:%M") -> str:
+    """A moment on the Paris wall clock, as the page (default) or a command (``ISO``) shows it."""
+    return timezone.localtime(moment).strftime(fmt) if moment else "?"
 
 
 @dataclass
@@ -579,7 +627,9 @@ def preview_siecle_import(
     nomenclature: bytes | None = None,
 ) -> ImportOutcome:
     """Check a file and keep it, with what it would change, until the user confirms it."""
+    discard_stale_previews(now, establishment)
     with _refusals_recorded(establishment, user=user, now=now, file_name=file_name, data=data):
+        check_preview_quota(establishment, len(data) + len(nomenclature or b""))
         export, labels = _read(establishment, data, file_name, nomenclature, now=now, override_uai=False)
         plan = plan_import(establishment, export, now=now, labels=labels)
     record = SiecleImport(
@@ -592,6 +642,7 @@ def preview_siecle_import(
         sha256=file_sha256(data),
         pending_content=data,
         pending_nomenclature=nomenclature,
+        preview=plan.summary(),
     )
     _fill_counts(record, plan)
     record.save()
@@ -622,11 +673,42 @@ def confirm_siecle_import(
     )
 
 
+def check_preview_quota(establishment: Establishment, size: int) -> None:
+    pending = (
+        establishment.imports.filter(status=SiecleImport.Status.PREVIEW)
+        .aggregate(total=Sum(Length("pending_content")))
+        .get("total")
+        or 0
+    )
+    if pending + size > PREVIEW_QUOTA_BYTES:
+        raise ImportRefused(
+            _(
+                "Trop de fichiers sont en attente de confirmation pour votre établissement : confirmez ou "
+                "abandonnez les aperçus en cours (ils sont aussi supprimés au bout d'un jour), puis "
+                "recommencez."
+            ),
+            "too many pending previews for this establishment (quota of stored preview files reached)",
+        )
+
+
+def discard_stale_previews(now: datetime, establishment: Establishment | None = None) -> int:
+    """Abandon the previews left unconfirmed for over a day and delete their files (GDPR)."""
+    stale = SiecleImport.objects.filter(
+        status=SiecleImport.Status.PREVIEW, created_at__lt=now - PREVIEW_LIFETIME
+    )
+    if establishment is not None:
+        stale = stale.filter(establishment=establishment)
+    return stale.update(
+        status=SiecleImport.Status.CANCELLED, pending_content=None, pending_nomenclature=None, preview=None
+    )
+
+
 def cancel_siecle_import(record: SiecleImport) -> None:
     record.status = SiecleImport.Status.CANCELLED
     record.pending_content = None
     record.pending_nomenclature = None
-    record.save(update_fields=["status", "pending_content", "pending_nomenclature"])
+    record.preview = None
+    record.save(update_fields=["status", "pending_content", "pending_nomenclature", "preview"])
 
 
 def last_applied_import(
@@ -641,18 +723,22 @@ def last_applied_import(
     return imports.order_by("-applied_at").defer("pending_content", "pending_nomenclature").first()
 
 
-def plan_for_preview(record: SiecleImport, *, now: datetime) -> ImportPlan:
-    """Recompute what a previewed file would change now (students may have changed meanwhile)."""
-    nomenclature = bytes(record.pending_nomenclature) if record.pending_nomenclature else None
-    export, labels = _read(
-        record.establishment,
-        bytes(record.pending_content or b""),
-        record.file_name,
-        nomenclature,
-        now=now,
-        override_uai=False,
-    )
-    return plan_import(record.establishment, export, now=now, labels=labels)
+def preview_of(record: SiecleImport, *, now: datetime) -> dict[str, Any]:
+    """What a previewed file would change, as computed at upload (previews made before that was
+    stored are computed once now and kept)."""
+    if record.preview is None:
+        nomenclature = bytes(record.pending_nomenclature) if record.pending_nomenclature else None
+        export, labels = _read(
+            record.establishment,
+            bytes(record.pending_content or b""),
+            record.file_name,
+            nomenclature,
+            now=now,
+            override_uai=False,
+        )
+        record.preview = plan_import(record.establishment, export, now=now, labels=labels).summary()
+        record.save(update_fields=["preview"])
+    return record.preview
 
 
 def _after_import(establishment_id: int, import_id: int) -> None:

@@ -6,9 +6,12 @@ from celery import shared_task
 from django.utils import timezone
 
 from .retention import purge_expired_students
+from .services import discard_stale_previews
 
 
 @shared_task(name="students.purge_expired", acks_late=True)
 def purge_expired_task() -> dict:
-    """Purge the students whose retention period is over. Twice in a row, the second does nothing."""
-    return {"purged": purge_expired_students(timezone.now())}
+    """Purge the students whose retention period is over, and the files of abandoned import
+    previews. Twice in a row, the second does nothing."""
+    now = timezone.now()
+    return {"purged": purge_expired_students(now), "previews_discarded": discard_stale_previews(now)}

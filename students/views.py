@@ -108,12 +108,12 @@ def siecle_import_preview(request: HttpRequest, record) -> HttpResponse:
         else:
             messages.success(request, _import_summary(establishment, outcome))
             return redirect("siecle-import", uai=establishment.uai)
-    plan = services.plan_for_preview(record, now=timezone.now())
+    summary = services.preview_of(record, now=timezone.now())
     already = services.last_applied_import(establishment, record.sha256)
     context = {
         "establishment": establishment,
         "record": record,
-        "plan": plan,
+        "plan": summary,
         "form": form,
         "already": already,
         **IMPORT_TAB,

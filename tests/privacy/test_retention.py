@@ -190,8 +190,8 @@ def test_a_nightly_task_purges_as_of_now(school):
     gone(school, timezone.now() - timedelta(days=3 * 366 + 1))
     kept = gone(school, timezone.now() - timedelta(days=3 * 365 - 1))
 
-    assert purge_expired_task.apply().get() == {"purged": 1}
-    assert purge_expired_task.apply().get() == {"purged": 0}
+    assert purge_expired_task.apply().get() == {"purged": 1, "previews_discarded": 0}
+    assert purge_expired_task.apply().get() == {"purged": 0, "previews_discarded": 0}
     assert list(Student.objects.all()) == [kept]
     entry = settings.CELERY_BEAT_SCHEDULE["students-retention-purge"]
     assert entry["task"] == "students.purge_expired" and entry["task"] in celery_app.tasks
