@@ -78,5 +78,12 @@ def _purge_batch(ids: list[int], now: datetime, years: int) -> int:
 
 def _forget_old_import_details(now: datetime, years: int) -> None:
     SiecleImport.objects.filter(created_at__lt=retention_cutoff(now, years)).update(
-        warnings=[], pending_content=None, pending_nomenclature=None
+        # Everything of an old import that names students: its warnings, the identity corrections
+        # and reassigned SIECLE ids it recorded, a preview's file and summary.
+        warnings=[],
+        identity_changes=[],
+        reassigned_siecle_ids=[],
+        pending_content=None,
+        pending_nomenclature=None,
+        preview=None,
     )

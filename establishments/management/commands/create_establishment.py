@@ -1,10 +1,11 @@
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.core.management.base import BaseCommand, CommandError, no_translations
+from django.core.management.base import CommandError, no_translations
 
+from cerisepro.commands import OperatorCommand
 from establishments.services import establishment_create
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = "Register an establishment and, optionally, its first administrator."
 
     def add_arguments(self, parser):

@@ -1,8 +1,8 @@
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
-from cerisepro.clock import parse_at
+from cerisepro.commands import OperatorCommand
 from establishments.models import Establishment
 from establishments.validators import normalize_uai
 from students.services import import_siecle_export
@@ -12,7 +12,7 @@ from students.siecle import SiecleFileError
 LISTED = 10
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = "Import a SIECLE export (XML or ZIP) for an establishment and print the counts."
 
     def add_arguments(self, parser):
@@ -38,10 +38,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, uai, file, nomenclature, at, dry_run, **options):
-        try:
-            now = parse_at(at)
-        except ValueError as error:
-            raise CommandError(str(error)) from None
+        now = self.parse_now(at)
         establishment = Establishment.objects.filter(uai=normalize_uai(uai)).first()
         if establishment is None:
             raise CommandError(f"no establishment with UAI {uai}")

@@ -1,13 +1,13 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
-from cerisepro.clock import parse_at
+from cerisepro.commands import OperatorCommand
 from establishments.models import Establishment
 from establishments.validators import normalize_uai
 from transfers.models import Trigger
 from transfers.services import BATCH_SIZE, run_matching
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = "Run the transfer matching job now (or as of --at) and print the counts per outcome."
 
     def add_arguments(self, parser):
@@ -24,10 +24,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, at, uai, dry_run, batch_size, **options):
-        try:
-            now = parse_at(at)
-        except ValueError as error:
-            raise CommandError(str(error)) from None
+        now = self.parse_now(at)
         establishment = None
         if uai:
             establishment = Establishment.objects.filter(uai=normalize_uai(uai)).first()

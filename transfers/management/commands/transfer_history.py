@@ -7,9 +7,10 @@ import io
 import json
 from collections.abc import Iterator
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils import timezone
 
+from cerisepro.commands import OperatorCommand
 from establishments.models import Establishment
 from establishments.validators import normalize_uai
 from transfers import history
@@ -54,7 +55,7 @@ def _record(row: history.HistoryRow) -> dict:
     }
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = "Print an establishment's transfer history rows (received first, then sent; newest first)."
 
     def add_arguments(self, parser):
