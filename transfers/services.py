@@ -1,8 +1,9 @@
 """The matching job: decide each (origin student, destination student) pair once, and copy passports.
 
-DESIGN §4. A destination is a student created by a SIECLE import less than six months ago in an
-establishment that enabled transfer; its origins are students with the same INE deactivated by a
-SIECLE import less than six months ago in another establishment that enabled transfer. Pairs are
+docs/transfers.md is the guide to this module. A destination is a student created by a SIECLE
+import less than six months ago in an establishment that enabled transfer; its origins are
+students with the same INE deactivated by a SIECLE import less than six months ago in another
+establishment that enabled transfer; both records carry a complete identity (§2, §3). Pairs are
 worked in batches of destinations: each batch locks its destinations (``skip_locked``), re-reads
 what is already decided, writes the decisions (the unique constraint on the pair is the real
 guarantee) and copies the passports set-based, all in one transaction.
@@ -50,25 +51,50 @@ def window_start(now: datetime) -> datetime:
     return timezone.localtime(now) - WINDOW
 
 
+# Conditions 9 and 10 (docs/transfers.md §3): a record without a last name, a first name or a
+# birth date is no candidate. The pair stays undecided, not refused, so that it is decided once the
+# school fixes the record in SIECLE and re-imports it within the window. The SIECLE import strips
+# the names, so "missing" is the empty string.
+IDENTITY_COMPLETE = ~Q(last_name="") & ~Q(first_name="") & Q(birth_date__isnull=False)
+
+
 def origin_conditions(start: datetime, now: datetime) -> Q:
-    """Conditions 1–4 on the origin student."""
-    return Q(
-        establishment__transfer_enabled=True,
-        is_active=False,
-        deactivated_by_import__isnull=False,
-        deactivated_at__gt=start,
-        deactivated_at__lte=now,
-    ) & ~Q(ine="")
+    """Conditions 1–4 and 9 on the origin student (docs/transfers.md §2)."""
+    return (
+        Q(
+            establishment__transfer_enabled=True,
+            is_active=False,
+            deactivated_by_import__isnull=False,
+            deactivated_at__gt=start,
+            deactivated_at__lte=now,
+        )
+        & ~Q(ine="")
+        & IDENTITY_COMPLETE
+    )
 
 
 def destination_conditions(start: datetime, now: datetime) -> Q:
-    """Conditions 5–7 on the destination student (condition 8 is the join on the INE)."""
-    return Q(
-        establishment__transfer_enabled=True,
-        origin=Origin.SIECLE,
-        created_at__gt=start,
-        created_at__lte=now,
-    ) & ~Q(ine="")
+    """Conditions 5–7 and 10 on the destination student (condition 8 is the join on the INE)."""
+    return (
+        Q(
+            establishment__transfer_enabled=True,
+            origin=Origin.SIECLE,
+            created_at__gt=start,
+            created_at__lte=now,
+        )
+        & ~Q(ine="")
+        & IDENTITY_COMPLETE
+    )
+
+
+def identity_missing(student: Student) -> list[str]:
+    """The identity fields a record lacks (conditions 9 and 10), in French, for the diagnostic."""
+    missing = [
+        ("nom", not student.last_name),
+        ("prénom", not student.first_name),
+        ("date de naissance", student.birth_date is None),
+    ]
+    return [label for label, absent in missing if absent]
 
 
 def _comparable_name(name: str) -> str:
@@ -76,9 +102,18 @@ def _comparable_name(name: str) -> str:
     return "".join(c for c in decomposed if c.isalnum()).casefold()
 
 
+def _identity_comparable(student: Student) -> bool:
+    return student.birth_date is not None and _comparable_name(student.last_name) != ""
+
+
 def decide_pair(origin: Student, destination: Student) -> str:
-    """ "" to transfer, else the cause. Identity first: a mistyped INE must never send a
-    student's records to a stranger."""
+    """ "" to transfer, else the cause (docs/transfers.md §4). Identity first: a mistyped INE must
+    never send a student's records to a stranger."""
+    # Defence in depth: the job never gets here with an incomplete identity (conditions 9 and 10
+    # keep such pairs undecided), but a missing name or birth date must never compare equal
+    # (None == None, "" == "") on a path that skipped those conditions.
+    if not (_identity_comparable(origin) and _identity_comparable(destination)):
+        return Cause.IDENTITY_MISMATCH
     if origin.birth_date != destination.birth_date or _comparable_name(origin.last_name) != _comparable_name(
         destination.last_name
     ):
@@ -98,6 +133,30 @@ class Condition:
     label: str
     met: bool
     value: str
+    # What a waiting pair shows when this condition is unmet; the label when empty.
+    waiting: str = ""
+
+    @property
+    def reason(self) -> str:
+        return self.waiting or self.label
+
+
+INCOMPLETE_IDENTITY = "Identité incomplète (nom, prénom ou date de naissance manquant)"
+
+
+def _missing_text(missing: list[str]) -> str:
+    return f"{'manquants' if len(missing) > 1 else 'manquant'} : {', '.join(missing)}"
+
+
+def _identity_condition(number: int, student: Student, side: str) -> Condition:
+    missing = identity_missing(student)
+    return Condition(
+        number,
+        f"Identité complète dans {side} (nom, prénom, date de naissance)",
+        not missing,
+        _missing_text(missing) if missing else "nom, prénom et date de naissance renseignés",
+        waiting=f"{INCOMPLETE_IDENTITY} dans {side}",
+    )
 
 
 def _when(moment: datetime | None) -> str:
@@ -105,7 +164,11 @@ def _when(moment: datetime | None) -> str:
 
 
 def pair_conditions(origin: Student | None, destination: Student | None, *, now: datetime) -> list[Condition]:
-    """The eight conditions of DESIGN §4 for one pair, each with the value that decided it."""
+    """The ten conditions of docs/transfers.md §2 for one pair, each with the value that decided it.
+
+    The Python twin of ``origin_conditions``, ``destination_conditions`` and the join on the INE:
+    tests/transfers/test_conditions.py pins that the job decides a pair exactly when all hold.
+    """
     start = window_start(now)
     conditions = []
     if origin is not None:
@@ -133,6 +196,7 @@ def pair_conditions(origin: Student | None, destination: Student | None, *, now:
                 origin.deactivated_at is not None and start < origin.deactivated_at <= now,
                 f"désactivé le {_when(origin.deactivated_at)}, limite {_when(start)}",
             ),
+            _identity_condition(9, origin, "l'ancien établissement"),
         ]
     if destination is not None:
         est = destination.establishment
@@ -155,6 +219,7 @@ def pair_conditions(origin: Student | None, destination: Student | None, *, now:
                 start < destination.created_at <= now,
                 f"créé le {_when(destination.created_at)}, limite {_when(start)}",
             ),
+            _identity_condition(10, destination, "le nouvel établissement"),
         ]
     if origin is not None and destination is not None:
         same = bool(origin.ine) and origin.ine == destination.ine
@@ -166,7 +231,7 @@ def pair_conditions(origin: Student | None, destination: Student | None, *, now:
                 f"{origin.ine or '—'} / {destination.ine or '—'}",
             )
         )
-    return conditions
+    return sorted(conditions, key=lambda condition: condition.number)
 
 
 # --- deciding destinations -------------------------------------------------------------------
@@ -582,7 +647,7 @@ def planned_pairs_for_ine(ine: str, *, now: datetime) -> list[PlannedPair]:
                 continue
             unmet = [c for c in pair_conditions(origin, destination, now=now) if not c.met]
             if unmet and not origin.is_active:
-                planned.append(PlannedPair(origin, destination, PENDING, unmet[0].label))
+                planned.append(PlannedPair(origin, destination, PENDING, unmet[0].reason))
     return planned
 
 

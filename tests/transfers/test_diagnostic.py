@@ -1,6 +1,6 @@
 """Support's question, "why hasn't my student's passport arrived?", answered in the Django admin.
 
-One scene where every condition of DESIGN §4 holds, then one test per condition that breaks it.
+One scene where every condition of docs/transfers.md §2 holds, then one test per condition that breaks it.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from .manual_factories import decided, left_student, transfer_enabled
 pytestmark = pytest.mark.django_db
 
 INE = "070832327JA"
-CONDITION_ROW = re.compile(r'<tr data-condition="(\d)">(.*?)</tr>', re.S)
+CONDITION_ROW = re.compile(r'<tr data-condition="(\d+)">(.*?)</tr>', re.S)
 
 
 @pytest.fixture
@@ -56,7 +56,7 @@ def unmet(html: str) -> set[int]:
     """The conditions shown "non rempli" for the first pair."""
     first_pair = html.split('data-pair="1"', 1)[1].split('data-pair="2"', 1)[0]
     rows = CONDITION_ROW.findall(first_pair)
-    assert [int(number) for number, _ in rows] == list(range(1, 9))
+    assert [int(number) for number, _ in rows] == list(range(1, 11))
     return {int(number) for number, row in rows if "non rempli" in row}
 
 
@@ -64,7 +64,7 @@ def test_when_every_condition_holds_the_page_says_the_next_run_transfers(staff_c
     html = diagnose(staff_client, " 070832327ja ")
 
     assert unmet(html) == set()
-    assert html.count("<strong>rempli</strong>") == 8
+    assert html.count("<strong>rempli</strong>") == 10
     assert "Fiches élèves portant l'INE 070832327JA" in html
     assert f"{origin.establishment.uai} — Lycée Henri-IV" in html
     assert f"{arrival.establishment.uai} — Lycée Auguste-Renoir" in html
@@ -143,6 +143,52 @@ def test_a_different_ine_at_the_destination_is_shown_unmet(staff_client, origin,
 
     assert unmet(html) == {8}
     assert "070832327JA / 070832327JB" in html
+
+
+WAITING_FOR_IDENTITY = "Identité incomplète (nom, prénom ou date de naissance manquant)"
+
+
+def planned(html: str) -> str:
+    return html.split("<ul data-planned>", 1)[1].split("</ul>", 1)[0]
+
+
+@pytest.mark.parametrize(
+    "blank,missing",
+    [({"birth_date": None}, "date de naissance"), ({"last_name": ""}, "nom"), ({"first_name": ""}, "prénom")],
+    ids=["birth-date", "last-name", "first-name"],
+)
+def test_an_origin_with_an_incomplete_identity_waits_with_the_reason(
+    staff_client, origin, arrival, blank, missing
+):
+    Student.objects.filter(pk=origin.pk).update(**blank)
+
+    html = diagnose(staff_client)
+
+    assert unmet(html) == {9}
+    assert f"manquant : {missing}" in html
+    assert (
+        f"<strong>en attente</strong> ({WAITING_FOR_IDENTITY} dans l&#x27;ancien établissement)"
+        in planned(html)
+    )
+
+
+@pytest.mark.parametrize(
+    "blank,missing",
+    [({"birth_date": None}, "date de naissance"), ({"last_name": ""}, "nom"), ({"first_name": ""}, "prénom")],
+    ids=["birth-date", "last-name", "first-name"],
+)
+def test_a_destination_with_an_incomplete_identity_waits_with_the_reason(
+    staff_client, origin, arrival, blank, missing
+):
+    Student.objects.filter(pk=arrival.pk).update(**blank)
+
+    html = diagnose(staff_client)
+
+    assert unmet(html) == {10}
+    assert f"manquant : {missing}" in html
+    assert f"<strong>en attente</strong> ({WAITING_FOR_IDENTITY} dans le nouvel établissement)" in planned(
+        html
+    )
 
 
 def test_a_decided_pair_links_to_its_history_row(staff_client, origin, arrival):
