@@ -325,13 +325,14 @@ class MatchingRunAdmin(ReadOnlyAdmin):
         "entries_copied",
         "counts_display",
         "errors_display",
+        "failures_display",
     )
     fields = readonly_fields
     change_list_template = "admin/transfers/matchingrun/change_list.html"
 
     @admin.display(description=gettext_lazy("erreurs"))
     def error_count(self, obj: MatchingRun) -> int:
-        return len(obj.errors)
+        return len(obj.errors) + len(obj.failures)
 
     @admin.display(description=gettext_lazy("décomptes par issue"))
     def counts_display(self, obj: MatchingRun) -> str:
@@ -347,6 +348,24 @@ class MatchingRunAdmin(ReadOnlyAdmin):
         if not obj.errors:
             return "—"
         return format_html("<ul>{}</ul>", _items((error, "") for error in obj.errors))
+
+    @admin.display(description=gettext_lazy("élèves en erreur"))
+    def failures_display(self, obj: MatchingRun) -> str:
+        """Each failing destination, left undecided for the next run (docs/transfers.md §5)."""
+        if not obj.failures:
+            return "—"
+        return format_html(
+            "<p>{}</p><table data-failures><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            _(
+                "Ces paires n'ont pas été décidées : rien n'a été copié pour elles, et la prochaine "
+                "exécution les retentera."
+            ),
+            _("Élève (nouvel établissement)"),
+            _("Élève(s) (ancien établissement)"),
+            _("Erreur"),
+            format_html_join("", _FAILURE_ROW, _failure_rows(obj.failures)),
+        )
 
     def get_urls(self):
         view = self.admin_site.admin_view
@@ -366,20 +385,20 @@ class MatchingRunAdmin(ReadOnlyAdmin):
             return redirect("admin:transfers_matchingrun_changelist")
         self.log_addition(request, run, _("Rapprochement lancé depuis l'administration."))
         level = messages.SUCCESS if run.status == MatchingRun.Status.SUCCEEDED else messages.WARNING
-        messages.add_message(
-            request,
-            level,
-            _(
-                "Rapprochement %(status)s : %(pairs)d paire(s) décidée(s), %(done)d transfert(s) "
-                "effectué(s), %(entries)d entrée(s) copiée(s)."
-            )
-            % {
-                "status": run.get_status_display().lower(),
-                "pairs": run.pairs_decided,
-                "done": run.transfers_done,
-                "entries": run.entries_copied,
-            },
-        )
+        message = _(
+            "Rapprochement %(status)s : %(pairs)d paire(s) décidée(s), %(done)d transfert(s) "
+            "effectué(s), %(entries)d entrée(s) copiée(s)."
+        ) % {
+            "status": run.get_status_display().lower(),
+            "pairs": run.pairs_decided,
+            "done": run.transfers_done,
+            "entries": run.entries_copied,
+        }
+        if run.failures:
+            message += " " + _(
+                "%(count)d élève(s) en erreur, laissé(s) en attente pour la prochaine exécution."
+            ) % {"count": len(run.failures)}
+        messages.add_message(request, level, message)
         return redirect("admin:transfers_matchingrun_change", run.pk)
 
 
@@ -387,6 +406,28 @@ def _outcome_label(key: str) -> str:
     if key == services.TRANSFER:
         return _("transfert effectué")
     return str(Cause(key).label) if key in Cause.values else key
+
+
+_FAILURE_ROW = "<tr><td>{}</td><td>{}</td><td>{} — {}</td></tr>"
+
+
+def _student_link(student_id: int | None) -> str:
+    """An opaque id linking to the record: names stay behind a click (docs/transfers.md §5)."""
+    if student_id is None:
+        return "—"
+    url = reverse("admin:students_student_change", args=[student_id])
+    return format_html('<a href="{}">{}</a>', url, _("élève n° %(id)s") % {"id": student_id})
+
+
+def _failure_rows(failures: list[dict]):
+    for failure in failures:
+        origins = failure.get("origin_student_ids") or []
+        yield (
+            _student_link(failure.get("destination_student_id")),
+            format_html_join(", ", "{}", ((_student_link(pk),) for pk in origins)) if origins else "—",
+            failure.get("error", ""),
+            failure.get("message", ""),
+        )
 
 
 def _items(rows) -> str:

@@ -40,6 +40,9 @@ class MatchingRun(models.Model):
     class Status(models.TextChoices):
         RUNNING = "en_cours", _("En cours")
         SUCCEEDED = "termine", _("Terminé")
+        # Finished, but some destinations failed and were left undecided for the next run
+        # (docs/transfers.md §5): ``failures`` says which.
+        SUCCEEDED_WITH_ERRORS = "erreurs", _("Terminé avec erreurs")
         FAILED = "echec", _("Échec")
         SKIPPED = "ignore", _("Ignoré (un autre traitement était en cours)")
 
@@ -60,7 +63,12 @@ class MatchingRun(models.Model):
     transfers_done = models.PositiveIntegerField(_("transferts effectués"), default=0)
     entries_copied = models.PositiveIntegerField(_("entrées copiées"), default=0)
     counts = models.JSONField(_("décomptes par issue"), default=dict, blank=True)
+    # What stopped the run (FAILED), or why an interrupted run was closed: short French texts.
     errors = models.JSONField(_("erreurs"), default=list, blank=True)
+    # Destinations whose transaction failed and were left undecided, one dict each:
+    # destination_student_id, origin_student_ids, error (class name), message (a fixed French
+    # text, never the database's own message, which may quote names or INEs).
+    failures = models.JSONField(_("élèves en erreur"), default=list, blank=True)
 
     class Meta:
         verbose_name = _("exécution du rapprochement")

@@ -6,7 +6,8 @@ students with the same INE deactivated by a SIECLE import less than six months a
 establishment that enabled transfer; both records carry a complete identity (§2, §3). Pairs are
 worked in batches of destinations: each batch locks its destinations (``skip_locked``), re-reads
 what is already decided, writes the decisions (the unique constraint on the pair is the real
-guarantee) and copies the passports set-based, all in one transaction.
+guarantee) and copies the passports set-based, all in one transaction. A batch that fails is
+retried one destination at a time, and only the failing destinations are left undecided (§5).
 """
 
 from __future__ import annotations
@@ -20,7 +21,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
-from django.db import DatabaseError, connection, transaction
+from django.db import (
+    DatabaseError,
+    DataError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    transaction,
+)
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -462,7 +471,7 @@ def copy_passports(transfers: list[Transfer], *, now: datetime) -> None:
         _copy_then_count(transfers, now)
 
 
-# --- the run ---------------------------------------------------------------------------------
+# --- claiming and deciding a batch -------------------------------------------------------------
 
 
 @contextmanager
@@ -524,13 +533,127 @@ def _process_batch(run: MatchingRun, destination_ids: list[int], now: datetime) 
     return rows
 
 
-def _count(run: MatchingRun, rows: list[Transfer]) -> None:
+def _count(run: MatchingRun, rows: list[Transfer]) -> list[int]:
+    """Add a committed batch to the run's counters; the ids of its done transfers."""
     for row in rows:
         key = "transfert" if row.done else row.cause
         run.counts[key] = run.counts.get(key, 0) + 1
     run.pairs_decided += len(rows)
     run.transfers_done += sum(1 for row in rows if row.done)
     run.entries_copied += sum(row.entries_copied for row in rows)
+    return [row.pk for row in rows if row.done]
+
+
+# --- failures --------------------------------------------------------------------------------
+
+# More failing destinations than this in one run is not a bad pair but a bug or an outage: the run
+# stops as FAILED rather than retrying every destination of every batch (docs/transfers.md §5).
+MAX_FAILURES = 50
+
+# Fixed texts for support: a database's own message may quote the values (names, INEs) that broke
+# a constraint, so it never goes into the run. The most specific class comes first.
+_ERROR_TEXTS: tuple[tuple[type[Exception], str], ...] = (
+    (IntegrityError, "contrainte de la base de données non respectée"),
+    (DataError, "valeur refusée par la base de données"),
+    (InterfaceError, "connexion à la base de données perdue"),
+    (OperationalError, "base de données indisponible (connexion, verrou ou délai dépassé)"),
+    (DatabaseError, "erreur de la base de données"),
+)
+
+
+class TooManyFailures(RuntimeError):
+    """Raised by the run itself, with a message safe to record (it quotes no data)."""
+
+
+def _is_about_the_pair(error: Exception) -> bool:
+    """Whether the failing destination's own data may explain ``error``.
+
+    A lost connection or an unavailable server is not about a pair: retrying one destination at
+    a time would only repeat it for each, so the run stops as FAILED (docs/transfers.md §5).
+    """
+    if isinstance(error, (InterfaceError, OperationalError, TooManyFailures)):
+        return False
+    return not connection.needs_rollback and connection.is_usable()
+
+
+def safe_error_message(error: Exception) -> str:
+    """A short French text for support, without names or INEs (docs/transfers.md §5)."""
+    if isinstance(error, TooManyFailures):
+        return str(error)
+    text = next((text for kind, text in _ERROR_TEXTS if isinstance(error, kind)), "erreur inattendue")
+    # PostgreSQL names the broken constraint apart from the message: a schema name, no values.
+    constraint = getattr(getattr(error.__cause__, "diag", None), "constraint_name", None)
+    return f"{text} ({constraint})" if constraint else text
+
+
+def _undecided_origin_ids(destination_id: int, now: datetime) -> list[int]:
+    """The origins a failing destination would have been decided with (none if unreadable)."""
+    destination = Student.objects.filter(pk=destination_id)
+    origins = (
+        Student.objects.filter(origin_conditions(window_start(now), now), ine__in=destination.values("ine"))
+        .exclude(establishment__in=destination.values("establishment"))
+        .exclude(
+            Exists(
+                Transfer.objects.filter(origin_student=OuterRef("pk"), destination_student_id=destination_id)
+            )
+        )
+    )
+    try:
+        with transaction.atomic():
+            return list(origins.order_by("pk").values_list("pk", flat=True))
+    except DatabaseError:
+        return []
+
+
+def _record_failure(run: MatchingRun, destination_id: int, error: Exception, now: datetime) -> None:
+    """The destination stays undecided: the next run tries it again (docs/transfers.md §5)."""
+    logger.warning(
+        "Matching run %s: destination student %s failed (%s), left undecided",
+        run.pk,
+        destination_id,
+        type(error).__name__,
+    )
+    # The traceback may quote a name or an INE: debug level only (docs/transfers.md §5).
+    logger.debug("Matching run %s: destination student %s", run.pk, destination_id, exc_info=error)
+    run.failures.append(
+        {
+            "destination_student_id": destination_id,
+            "origin_student_ids": _undecided_origin_ids(destination_id, now),
+            "error": type(error).__name__,
+            "message": safe_error_message(error),
+        }
+    )
+    if len(run.failures) >= MAX_FAILURES:
+        raise TooManyFailures(
+            f"{len(run.failures)} élèves en erreur : arrêt de l'exécution (panne ou anomalie du traitement)"
+        ) from None  # the cause's message may quote data, and the run's failure is logged
+
+
+def _run_batch(run: MatchingRun, destination_ids: list[int], now: datetime, done: list[int]) -> None:
+    """One transaction for the batch; if it fails, one per destination (docs/transfers.md §5).
+
+    Adds the ids of the done transfers to ``done`` as each commits, so that a failure that is not
+    about a pair, which propagates, loses no notification.
+    """
+    try:
+        done += _count(run, _process_batch(run, destination_ids, now))
+        return
+    except Exception as error:
+        if not _is_about_the_pair(error):
+            raise
+        if len(destination_ids) == 1:
+            _record_failure(run, destination_ids[0], error, now)
+            return
+    for destination_id in destination_ids:
+        try:
+            done += _count(run, _process_batch(run, [destination_id], now))
+        except Exception as error:
+            if not _is_about_the_pair(error):
+                raise
+            _record_failure(run, destination_id, error, now)
+
+
+# --- starting and ending a run ---------------------------------------------------------------
 
 
 def _finish(run: MatchingRun, status: str) -> MatchingRun:
@@ -565,7 +688,9 @@ def run_matching(
 ) -> MatchingRun | list[PlannedPair]:
     """Decide every pair that meets the conditions as of ``now`` (for one establishment, or all).
 
-    With ``dry_run``, return the pairs and what would happen, writing nothing.
+    With ``dry_run``, return the pairs and what would happen, writing nothing. A destination
+    that fails is recorded on the run and left for the next one ("terminé avec erreurs"); a
+    failure that is not about a pair ends the run as FAILED and is raised (docs/transfers.md §5).
     """
     if dry_run:
         return plan_matching(now, establishment, batch_size=batch_size)
@@ -582,25 +707,25 @@ def run_matching(
         try:
             ids = candidate_destination_ids(now, establishment)
             for start in range(0, len(ids), batch_size):
-                rows = _process_batch(run, ids[start : start + batch_size], now)
-                _count(run, rows)
-                done_ids += [row.pk for row in rows if row.done]
+                _run_batch(run, ids[start : start + batch_size], now, done_ids)
         except Exception as error:
             logger.exception("Matching run %s failed", run.pk)
-            run.errors.append(f"{type(error).__name__}: {error}"[:500])
+            run.errors.append(f"{type(error).__name__} : {safe_error_message(error)}")
             _finish(run, MatchingRun.Status.FAILED)
             raise
         finally:
             if done_ids:
                 _notify(done_ids)
     logger.info(
-        "Matching run %s: %s pairs decided, %s transfers, %s entries copied",
+        "Matching run %s: %s pairs decided, %s transfers, %s entries copied, %s destinations failed",
         run.pk,
         run.pairs_decided,
         run.transfers_done,
         run.entries_copied,
+        len(run.failures),
     )
-    return _finish(run, MatchingRun.Status.SUCCEEDED)
+    status = MatchingRun.Status.SUCCEEDED_WITH_ERRORS if run.failures else MatchingRun.Status.SUCCEEDED
+    return _finish(run, status)
 
 
 def _notify(transfer_ids: list[int]) -> None:

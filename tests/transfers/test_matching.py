@@ -1,4 +1,4 @@
-"""The matching job (DESIGN §4): conditions at their boundaries, causes, runs twice, crashes."""
+"""The matching job (docs/transfers.md): conditions at their boundaries, causes, runs twice, crashes."""
 
 from __future__ import annotations
 
@@ -280,9 +280,10 @@ def test_a_run_for_one_establishment_only_touches_its_pairs(old_school, new_scho
     assert only_row().origin_establishment == old_school
 
 
-def test_a_run_interrupted_between_pairs_loses_nothing_and_duplicates_nothing(
+def test_a_pair_that_fails_is_left_for_the_next_run_and_the_others_are_decided(
     old_school, new_school, monkeypatch
 ):
+    # It used to stop the run (and every nightly run after it): docs/transfers.md §5.
     for n in range(3):
         ine = f"07083232{n}JA"
         passport(left(old_school, paris(2026, 9, 5), ine=ine), 2)
@@ -296,16 +297,17 @@ def test_a_run_interrupted_between_pairs_loses_nothing_and_duplicates_nothing(
         real_copy(transfers, now=now)
 
     monkeypatch.setattr(services, "copy_passports", crash_on_second_batch)
-    with pytest.raises(RuntimeError):
-        run_matching(NOW, batch_size=1)
-    failed = MatchingRun.objects.get()
-    assert (failed.status, failed.pairs_decided) == ("echec", 1)
-    assert "worker lost" in failed.errors[0]
-    assert Transfer.objects.count() == 1, "the second pair was rolled back whole"
+    first = run_matching(NOW, batch_size=1)
+
+    assert (first.status, first.pairs_decided, len(first.failures)) == ("erreurs", 2, 1)
+    assert first.failures[0]["error"] == "RuntimeError"
+    assert "worker lost" not in str(first.failures), "the error's own text is never recorded"
+    assert Transfer.objects.count() == 2, "the failing pair was rolled back whole"
 
     monkeypatch.setattr(services, "copy_passports", real_copy)
-    run_matching(NOW, batch_size=1)
+    second = run_matching(NOW, batch_size=1)
 
+    assert (second.status, second.pairs_decided) == ("termine", 1)
     assert Transfer.objects.filter(done=True).count() == 3
     for row in Transfer.objects.all():
         assert PassportEntry.objects.filter(student=row.destination_student).count() == 2
