@@ -224,6 +224,7 @@ def manual_authorisation_execute(
                 code="wrong_establishment",
                 params={"uai": destination.uai},
             )
+        _refuse_left_destination(destination_student)
         transfer = _manual_transfer_insert(origin, destination_student, user=user, now=now)
         services.copy_passports([transfer], now=now)
         authorisation.status = ManualAuthorisation.Status.EXECUTED
@@ -238,6 +239,12 @@ def manual_authorisation_cancel(authorisation: ManualAuthorisation, *, user: Use
         authorisation.status = ManualAuthorisation.Status.CANCELLED
         authorisation.handled_by, authorisation.handled_at = user, now
         authorisation.save(update_fields=["status", "handled_by", "handled_at"])
+
+
+def _refuse_left_destination(destination: Student) -> None:
+    refusal = services.left_destination_error(destination)
+    if refusal:
+        raise ValidationError(refusal, code="left_destination")
 
 
 def _lock_pending(authorisation: ManualAuthorisation) -> ManualAuthorisation:
@@ -320,6 +327,7 @@ def transfer_force(transfer: Transfer, *, user: User, now: datetime) -> Transfer
                 _("L'un des deux élèves n'existe plus : le passeport ne peut pas être copié."),
                 code="student_gone",
             )
+        _refuse_left_destination(transfer.destination_student)
         transfer.done, transfer.kind, transfer.user = True, Kind.FORCED, user
         transfer.save(update_fields=["done", "kind", "user"])
         services.copy_passports([transfer], now=now)

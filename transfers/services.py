@@ -50,6 +50,7 @@ ADVISORY_LOCK_KEY = 0x43455249  # "CERI"
 STALE_RUN_AGE = timedelta(hours=1)
 PENDING = "en_attente"
 TRANSFER = "transfert"
+NEVER = "exclu"
 
 
 # --- the rules -------------------------------------------------------------------------------
@@ -83,17 +84,50 @@ def origin_conditions(start: datetime, now: datetime) -> Q:
 
 
 def destination_conditions(start: datetime, now: datetime) -> Q:
-    """Conditions 5–7 and 10 on the destination student (condition 8 is the join on the INE)."""
+    """Conditions 5–7, 10, 11 and 13 on the destination student (docs/transfers.md §2).
+
+    Condition 8 is the join on the INE and 12 compares the pair's two records: both are in
+    ``_undecided_origins`` and ``_batch_decisions``.
+    """
     return (
         Q(
             establishment__transfer_enabled=True,
             origin=Origin.SIECLE,
             created_at__gt=start,
             created_at__lte=now,
+            is_active=True,  # 11: records never go to a school the student has left
         )
         & ~Q(ine="")
         & IDENTITY_COMPLETE
+        & ~Exists(Transfer.objects.filter(origin_student=OuterRef("pk")))  # 13: a record already left
     )
+
+
+def left_destination_error(destination: Student) -> str:
+    """Why no path (job, manual, forced) may copy records to this destination now, or "".
+
+    Conditions 11 and 13 (docs/transfers.md §2): records never go to a record the student has left,
+    whoever wrote the earlier transfer.
+    """
+    if not destination.is_active:
+        return (
+            "L'élève n'est plus inscrit dans l'établissement de destination (son dossier y est désactivé) : "
+            "le passeport ne peut pas y être copié."
+        )
+    if Transfer.objects.filter(origin_student=destination).exists():
+        return (
+            "L'élève a quitté ce dossier (il est déjà à l'origine d'un transfert) : un passeport ne retourne "
+            "jamais vers un établissement que l'élève a quitté."
+        )
+    return ""
+
+
+def enrolled_after(origin: Student, destination: Student) -> bool:
+    """Condition 12: the destination enrolment did not begin before the origin record's (no way back).
+
+    Equal times pass: two schools' first imports may carry the same moment.
+    """
+    return destination.created_at >= origin.created_at
 
 
 def identity_missing(student: Student) -> list[str]:
@@ -168,12 +202,28 @@ def _identity_condition(number: int, student: Student, side: str) -> Condition:
     )
 
 
+# Conditions 11–13 never come back once unmet for a pair: the diagnostic shows it as excluded.
+FINAL_CONDITIONS = frozenset({12, 13})
+
+
+def _left_condition(destination: Student) -> Condition:
+    """Condition 13: the destination record is not one the student has left (an origin already)."""
+    left = Transfer.objects.filter(origin_student=destination).exists()
+    return Condition(
+        13,
+        "Dossier que l'élève n'a pas déjà quitté",
+        not left,
+        "déjà à l'origine d'un transfert décidé" if left else "jamais à l'origine d'un transfert",
+        waiting="Retour vers un dossier que l'élève a quitté (déjà à l'origine d'un transfert)",
+    )
+
+
 def _when(moment: datetime | None) -> str:
     return date_format(timezone.localtime(moment), "d/m/Y H:i") if moment else "—"
 
 
 def pair_conditions(origin: Student | None, destination: Student | None, *, now: datetime) -> list[Condition]:
-    """The ten conditions of docs/transfers.md §2 for one pair, each with the value that decided it.
+    """The thirteen conditions of docs/transfers.md §2 for one pair, each with the value that decided it.
 
     The Python twin of ``origin_conditions``, ``destination_conditions`` and the join on the INE:
     tests/transfers/test_conditions.py pins that the job decides a pair exactly when all hold.
@@ -229,6 +279,14 @@ def pair_conditions(origin: Student | None, destination: Student | None, *, now:
                 f"créé le {_when(destination.created_at)}, limite {_when(start)}",
             ),
             _identity_condition(10, destination, "le nouvel établissement"),
+            Condition(
+                11,
+                "Élève actif dans le nouvel établissement",
+                destination.is_active,
+                "actif" if destination.is_active else f"désactivé le {_when(destination.deactivated_at)}",
+                waiting="L'élève a quitté le nouvel établissement (dossier désactivé)",
+            ),
+            _left_condition(destination),
         ]
     if origin is not None and destination is not None:
         same = bool(origin.ine) and origin.ine == destination.ine
@@ -238,6 +296,16 @@ def pair_conditions(origin: Student | None, destination: Student | None, *, now:
                 "Même INE que dans l'ancien établissement",
                 same,
                 f"{origin.ine or '—'} / {destination.ine or '—'}",
+            )
+        )
+        conditions.append(
+            Condition(
+                12,
+                "Inscrit dans le nouvel établissement après l'ancien",
+                enrolled_after(origin, destination),
+                f"ancien créé le {_when(origin.created_at)}, nouveau créé le {_when(destination.created_at)}",
+                waiting="Retour vers un établissement quitté : le dossier de destination est antérieur à "
+                "celui d'origine",
             )
         )
     return sorted(conditions, key=lambda condition: condition.number)
@@ -259,6 +327,8 @@ class PlannedPair:
             return "transfert"
         if self.outcome == PENDING:
             return "en attente"
+        if self.outcome == NEVER:
+            return "jamais (retour vers un dossier quitté)"
         return Cause(self.outcome).label
 
 
@@ -282,7 +352,9 @@ def _decide_destination(
 
 def _undecided_origins(start: datetime, now: datetime):
     return (
-        Student.objects.filter(origin_conditions(start, now), ine=OuterRef("ine"))
+        Student.objects.filter(
+            origin_conditions(start, now), ine=OuterRef("ine"), created_at__lte=OuterRef("created_at")
+        )
         .exclude(establishment=OuterRef("establishment"))
         .exclude(
             Exists(
@@ -335,7 +407,9 @@ def _batch_decisions(destinations: list[Student], now: datetime) -> list[tuple[S
         candidates = [
             o
             for o in by_ine[destination.ine]
-            if o.establishment_id != destination.establishment_id and o.pk not in decided[destination.pk]
+            if o.establishment_id != destination.establishment_id
+            and o.pk not in decided[destination.pk]
+            and enrolled_after(o, destination)
         ]
         for origin, cause in _decide_destination(destination, candidates, decided_recent.get(destination.pk)):
             decisions.append((origin, destination, cause))
@@ -363,6 +437,12 @@ _KIND_COUNTERS = {
     EntryKind.EVALUATION: "evaluations_copied",
     EntryKind.BILAN: "bilans_copied",
 }
+
+
+def _db_datetime(moment: datetime):
+    """A datetime as the ORM stores it: raw SQL on SQLite would otherwise keep the Paris offset, and
+    the copies' dates would not compare with the others'."""
+    return connection.ops.adapt_datetimefield_value(moment)
 
 
 def _uuid_sql() -> str:
@@ -431,7 +511,8 @@ def _copy_and_count_in_one_statement(transfers: list[Transfer], now: datetime) -
         # with inlining and optimisation: 0.6–0.9 s per batch for a 0.1–0.5 s statement at national
         # scale (EXPLAIN ANALYZE in BENCHMARKS.md). Off for this transaction only.
         cursor.execute("SET LOCAL jit = off")
-        cursor.execute(sql, [now, now, *ids, *kinds, *ids])
+        stamp = _db_datetime(now)
+        cursor.execute(sql, [stamp, stamp, *ids, *kinds, *ids])
         counted = cursor.fetchall()
     by_id = {t.pk: t for t in transfers}
     for transfer_id, fiches, evaluations, bilans in counted:
@@ -447,7 +528,8 @@ def _copy_then_count(transfers: list[Transfer], now: datetime) -> None:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT t.id, e.kind, COUNT(*){where} GROUP BY t.id, e.kind", ids)
         counts = cursor.fetchall()
-        cursor.execute(_insert_copies_sql(where), [now, now, *ids])
+        stamp = _db_datetime(now)
+        cursor.execute(_insert_copies_sql(where), [stamp, stamp, *ids])
     by_id = {t.pk: t for t in transfers}
     for transfer_id, kind, count in counts:
         setattr(by_id[transfer_id], _KIND_COUNTERS[kind], count)
@@ -525,8 +607,11 @@ def _write_decisions(decisions, run: MatchingRun, now: datetime) -> list[Transfe
 def _process_batch(run: MatchingRun, destination_ids: list[int], now: datetime) -> list[Transfer]:
     with transaction.atomic():
         # Claim: a destination locked by another worker is skipped; it will be seen next run.
+        # Re-checked under the lock: an import may have deactivated a destination since it was listed.
         destinations = list(
-            Student.objects.select_for_update(skip_locked=True, of=("self",)).filter(pk__in=destination_ids)
+            Student.objects.select_for_update(skip_locked=True, of=("self",)).filter(
+                destination_conditions(window_start(now), now), pk__in=destination_ids
+            )
         )
         rows = _write_decisions(_batch_decisions(destinations, now), run, now)
         copy_passports(rows, now=now)
@@ -743,7 +828,9 @@ def plan_matching(
     planned = []
     for start in range(0, len(ids), batch_size):
         destinations = list(
-            Student.objects.select_related("establishment").filter(pk__in=ids[start : start + batch_size])
+            Student.objects.select_related("establishment").filter(
+                destination_conditions(window_start(now), now), pk__in=ids[start : start + batch_size]
+            )
         )
         for origin, destination, cause in _batch_decisions(destinations, now):
             planned.append(PlannedPair(origin, destination, cause or TRANSFER))
@@ -771,7 +858,10 @@ def planned_pairs_for_ine(ine: str, *, now: datetime) -> list[PlannedPair]:
                 planned.append(would_run[(origin.pk, destination.pk)])
                 continue
             unmet = [c for c in pair_conditions(origin, destination, now=now) if not c.met]
-            if unmet and not origin.is_active:
+            final = [c for c in unmet if c.number in FINAL_CONDITIONS]
+            if final and not origin.is_active:
+                planned.append(PlannedPair(origin, destination, NEVER, final[0].reason))
+            elif unmet and not origin.is_active:
                 planned.append(PlannedPair(origin, destination, PENDING, unmet[0].reason))
     return planned
 

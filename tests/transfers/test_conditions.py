@@ -2,7 +2,7 @@
 
 The job reads the conditions as Q objects (``origin_conditions``, ``destination_conditions``, the
 join on the INE); support reads them in Python (``pair_conditions``). One scene where all ten
-hold, then each broken alone: the job must leave the pair undecided, and the diagnostic must name
+hold, then each broken alone (12 and 13 are "never", the others "not yet"): the job must leave the pair undecided, and the diagnostic must name
 that condition, and only it, as unmet. If the two copies of a rule drift apart, this fails.
 """
 
@@ -27,7 +27,7 @@ TOO_LONG_AGO = paris(2026, 5, 9, 9, 0)  # six months and a day before NOW
 
 @pytest.fixture
 def scene(db) -> tuple[Student, Student]:
-    """A student who left one school and arrived in another: all ten conditions hold."""
+    """A student who left one school and arrived in another: all thirteen conditions hold."""
     old_school = EstablishmentFactory(
         uai="0750654D", transfer_enabled=True, cnil_declaration_number="1929152"
     )
@@ -43,6 +43,22 @@ def _update(student: Student, **fields) -> None:
 
 def _school(student: Student, **fields) -> None:
     Establishment.objects.filter(pk=student.establishment_id).update(**fields)
+
+
+def _already_left(destination: Student) -> None:
+    """The destination record was itself the origin of a decided pair: the student left it."""
+    school = EstablishmentFactory(transfer_enabled=True, cnil_declaration_number="1679866")
+    elsewhere = arrived(school, ARRIVED_AT, ine="070832327JC", first_name="Inès")  # no candidate of the scene
+    Transfer.objects.create(
+        created_at=ARRIVED_AT,
+        ine=INE,
+        origin_student=destination,
+        destination_student=elsewhere,
+        origin_establishment_id=destination.establishment_id,
+        destination_establishment_id=elsewhere.establishment_id,
+        student_name="MARTIN Inès",
+        done=True,
+    )
 
 
 Breaker = Callable[[Student, Student], None]
@@ -63,6 +79,9 @@ BREAKERS: list[tuple[int, Breaker, set[int]]] = [
     (10, lambda o, d: _update(d, last_name=""), {10}),
     (10, lambda o, d: _update(d, first_name=""), {10}),
     (10, lambda o, d: _update(d, birth_date=None), {10}),
+    (11, lambda o, d: _update(d, is_active=False, deactivated_at=ARRIVED_AT), {11}),
+    (12, lambda o, d: _update(o, created_at=paris(2026, 9, 9)), {12}),
+    (13, lambda o, d: _already_left(d), {13}),
 ]
 BREAKER_IDS = [
     "1-origin-transfer-off",
@@ -79,6 +98,9 @@ BREAKER_IDS = [
     "10-destination-blank-last-name",
     "10-destination-blank-first-name",
     "10-destination-no-birth-date",
+    "11-destination-inactive",
+    "12-destination-enrolled-before-the-origin",
+    "13-destination-already-left",
 ]
 
 
@@ -89,13 +111,13 @@ def unmet(origin: Student, destination: Student) -> set[int]:
     return {c.number for c in pair_conditions(origin, destination, now=NOW) if not c.met}
 
 
-def test_when_all_ten_conditions_hold_the_job_decides_the_pair(scene):
+def test_when_all_thirteen_conditions_hold_the_job_decides_the_pair(scene):
     origin, destination = scene
     conditions = pair_conditions(origin, destination, now=NOW)
 
     run_matching(NOW)
 
-    assert [c.number for c in conditions] == list(range(1, 11))
+    assert [c.number for c in conditions] == list(range(1, 14))
     assert all(c.met for c in conditions)
     assert Transfer.objects.get().destination_student == destination
 
@@ -107,12 +129,19 @@ def test_one_condition_broken_leaves_the_pair_undecided_and_the_diagnostic_names
     origin, destination = scene
     break_it(origin, destination)
 
+    decided_before = Transfer.objects.count()
+
     run = run_matching(NOW)
 
-    assert not Transfer.objects.exists()
+    assert Transfer.objects.count() == decided_before
+    assert not Transfer.objects.filter(origin_student=origin).exists()
     assert run.pairs_decided == 0
     assert number in expected_unmet
     assert unmet(origin, destination) == expected_unmet
+    if number in (11, 12, 13):
+        # Support sees why: 11 may still change ("en attente"), 12 and 13 never will ("exclu").
+        (planned,) = [p for p in planned_pairs_for_ine(INE, now=NOW) if p.destination.pk == destination.pk]
+        assert planned.outcome == ("exclu" if number in (12, 13) else "en_attente")
 
 
 @pytest.mark.parametrize(

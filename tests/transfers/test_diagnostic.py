@@ -56,7 +56,7 @@ def unmet(html: str) -> set[int]:
     """The conditions shown "non rempli" for the first pair."""
     first_pair = html.split('data-pair="1"', 1)[1].split('data-pair="2"', 1)[0]
     rows = CONDITION_ROW.findall(first_pair)
-    assert [int(number) for number, _ in rows] == list(range(1, 11))
+    assert [int(number) for number, _ in rows] == list(range(1, 14))
     return {int(number) for number, row in rows if "non rempli" in row}
 
 
@@ -64,7 +64,7 @@ def test_when_every_condition_holds_the_page_says_the_next_run_transfers(staff_c
     html = diagnose(staff_client, " 070832327ja ")
 
     assert unmet(html) == set()
-    assert html.count("<strong>rempli</strong>") == 10
+    assert html.count("<strong>rempli</strong>") == 13
     assert "Fiches élèves portant l'INE 070832327JA" in html
     assert f"{origin.establishment.uai} — Lycée Henri-IV" in html
     assert f"{arrival.establishment.uai} — Lycée Auguste-Renoir" in html

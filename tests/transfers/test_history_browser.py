@@ -36,6 +36,7 @@ def test_the_new_school_sees_the_student_received_and_the_old_one_sees_it_sent(b
         is_active=False,
         deactivated_at=now - timedelta(days=3),
         deactivated_by_import=SiecleImportFactory(establishment=old, status="applique"),
+        created_at=now - timedelta(days=400),
         **identity,
     )
     PassportEntryFactory(student=origin)
