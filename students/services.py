@@ -16,7 +16,7 @@ from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Sum
@@ -39,15 +39,13 @@ from .identity import (
 from .mef import diploma_of
 from .models import Origin, SiecleImport, Student
 from .siecle import (
+    Nomenclature,
     SiecleExport,
     SiecleFileError,
     SiecleStudent,
     read_nomenclature,
     read_student_file,
 )
-
-if TYPE_CHECKING:
-    from .siecle import Nomenclature
 
 logger = logging.getLogger(__name__)
 
@@ -498,13 +496,11 @@ def _read(
     override_uai: bool,
 ) -> tuple[SiecleExport, dict[str, str]]:
     """Read both files and check that they are this establishment's."""
-    export = read_student_file(data, file_name)  # TEMP until the parser takes today=
+    export = read_student_file(data, file_name, today=timezone.localtime(now).date())
     check_file_uai(establishment, export, override_uai=override_uai)
     if not nomenclature:
         return export, {}
     names = read_nomenclature(nomenclature)
-    if isinstance(names, dict):  # TEMP until the parser returns a Nomenclature
-        return export, names
     check_nomenclature_uai(establishment, names, override_uai=override_uai)
     return export, names.labels
 

@@ -142,7 +142,7 @@ def test_reimporting_the_same_file_changes_nothing_and_says_so(establishment, ca
 
 def test_the_nomenclature_gives_the_readable_formation(establishment):
     students = students_of(2)
-    labels = render_nomenclature({s.mef_code for s in students})
+    labels = render_nomenclature({s.mef_code for s in students}, uai=establishment.uai)
 
     run_import(establishment, export_of(establishment, students), nomenclature=labels)
 
@@ -203,12 +203,14 @@ def test_the_import_uses_the_same_number_of_queries_for_50_and_500_students(
 def test_the_dossiersco_sample_imports_its_student(establishment, samples_dir):
     establishment.uai = "0752387M"
     establishment.save()
+    students = (samples_dir / "dossiersco-eleves-avec-adresses.xml").read_bytes()
+    # The published pair is inconsistent: its Nomenclature is another school's (UAJ 0140070A).
+    nomenclature = (samples_dir / "dossiersco-nomenclature.xml").read_bytes()
+    with pytest.raises(SiecleFileError, match="La nomenclature concerne l'établissement 0140070A"):
+        run_import(establishment, students, nomenclature=nomenclature)
+    assert not Student.objects.exists()
 
-    run_import(
-        establishment,
-        (samples_dir / "dossiersco-eleves-avec-adresses.xml").read_bytes(),
-        nomenclature=(samples_dir / "dossiersco-nomenclature.xml").read_bytes(),
-    )
+    run_import(establishment, students, nomenclature=nomenclature, override_uai=True)
 
     student = Student.objects.get()
     assert (student.ine, student.last_name, student.class_code, student.mef_code) == (
