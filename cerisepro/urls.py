@@ -2,10 +2,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-admin.site.site_header = "cerisepro — administration technique"
-admin.site.site_title = "cerisepro"
-admin.site.index_title = "Administration technique"
-
+# admin.site is cerisepro.admin.StaffAdminSite (cerisepro.apps.StaffAdminConfig): staff only, with
+# a verified second factor.
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("connexion/", auth_views.LoginView.as_view(), name="login"),
@@ -20,6 +18,7 @@ urlpatterns = [
         auth_views.PasswordChangeDoneView.as_view(),
         name="password_change_done",
     ),
+    path("", include("accounts.urls")),
     path("", include("establishments.urls")),
     path("", include("transfers.urls")),
     path("", include("students.urls")),

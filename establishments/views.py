@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from accounts.reauth import recent_authentication_required
 from students.selectors import students_without_ine
 
 from . import services
@@ -106,6 +107,7 @@ def settings_logo(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @school_view(read=STAFF_ROLES, write=STAFF_ROLES)
+@recent_authentication_required  # turning transfers on sends passports to other schools
 def settings_transfers(request: HttpRequest) -> HttpResponse:
     establishment = request.establishment
     initial = {

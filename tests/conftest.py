@@ -11,6 +11,7 @@ import socket
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.signals import user_logged_in
 from django.db import connection
 
 from establishments.models import Role
@@ -103,6 +104,38 @@ def outsider(other_establishment):
 @pytest.fixture
 def staff_user(db):
     return StaffFactory(username="support")
+
+
+def verify_second_factor_on_force_login(sender, request, user, **kwargs):
+    """``client.force_login(user)`` (and ``client.login``) also passes the second factor.
+
+    Technical staff must have a verified TOTP device to use the admin (SECURITY.md): a staff user
+    logged in by the test client gets a device if they have none, and the session is marked as
+    verified with it, so that tests of admin pages keep logging staff in with ``force_login``.
+    Users who enrolled a device themselves are verified the same way. Real logins (a POST to the
+    login form) go through a view, whose request has a path: they are left alone, so the tests of
+    the second factor see the real flow.
+    """
+    if request.path:
+        return
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from accounts.sessions import second_factor_done
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None and user.is_staff:
+        device = TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+    if device is not None:
+        request.session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        second_factor_done(request)
+
+
+@pytest.fixture(autouse=True)
+def _second_factor_for_test_logins():
+    user_logged_in.connect(verify_second_factor_on_force_login, dispatch_uid="tests-force-login-otp")
+    yield
+    user_logged_in.disconnect(dispatch_uid="tests-force-login-otp")
 
 
 @pytest.fixture

@@ -52,6 +52,19 @@ MATRIX = {
     "logout": (no_kwargs, _statuses(405, 405, 405, 405, 405, 405, 405), None),
     "password_change": (no_kwargs, _statuses(302, 200, 200, 200, 200, 200, 200), None),
     "password_change_done": (no_kwargs, _statuses(302, 200, 200, 200, 200, 200, 200), None),
+    # --- accounts: the second factor ---
+    # Without a code awaited (the test client's logins are verified), the code page sends on.
+    "otp-verify": (
+        no_kwargs,
+        _statuses(302, 302, 302, 302, 302, 302, 302),
+        _statuses(302, 302, 302, 302, 302, 302, 302),
+    ),
+    # Every user may set up a second factor (staff must); an empty POST has no action: back to the page.
+    "otp-setup": (
+        no_kwargs,
+        _statuses(302, 200, 200, 200, 200, 200, 200),
+        _statuses(302, 302, 302, 302, 302, 302, 302),
+    ),
     "establishment-home": (uai_kwargs, MEMBERS_GET, None),
     "settings": (uai_kwargs, _statuses(302, 302, 302, 403, 403, 404, 404), None),
     "settings-details": (uai_kwargs, SETTINGS_GET, ADMIN_WRITE),

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
+from accounts.reauth import recent_authentication_required
 from establishments.access import school_view
 from establishments.models import Establishment, Role
 from students.models import Student
@@ -93,6 +94,7 @@ class ManualTransferForm(forms.Form):
 
 @require_http_methods(["GET", "POST"])
 @school_view(read=ADMIN_ONLY, write=ADMIN_ONLY)
+@recent_authentication_required  # an authorisation sends a passport to another school
 def manual_transfers(request: HttpRequest) -> HttpResponse:
     establishment = request.establishment
     now = timezone.now()

@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from tests.browser import browser_page, login, logout  # noqa: F401
 
+from .otp import current_code, totp_device
 from .scene import hostile_school
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -123,6 +124,51 @@ def test_the_manual_transfer_lookup_script_runs_under_the_policy(browser_page, l
     assert violations == []
 
 
+def test_the_second_factor_pages_satisfy_the_policy(browser_page, live_server, teacher, establishment):  # noqa: F811
+    """Enrolment (with its QR code), the recovery codes, the code page at login and the
+    re-authentication page, clicked through as a teacher would."""
+    import re
+    import time
+    from base64 import b32decode
+
+    from accounts.sessions import AUTHENTICATED_AT
+
+    from .otp import code_for_key
+
+    page = browser_page
+    violations = watch_violations(page)
+    login(page, live_server, teacher.username)
+    visit(page, live_server, [reverse("otp-setup")])
+    assert page.get_by_role("img", name="Code QR de configuration").evaluate("img => img.naturalWidth") > 100
+    secret = re.sub(r"\s", "", page.locator("code").inner_text())
+    key = b32decode(secret + "=" * (-len(secret) % 8)).hex()
+    page.get_by_label("Code affiché par l'application").fill(code_for_key(key))
+    page.get_by_role("button", name="Activer").click()
+    assert page.get_by_role("list", name="Codes de secours").locator("li").count() == 10
+    logout(page)
+
+    login(page, live_server, teacher.username)
+    assert reverse("otp-verify") in page.url
+    page.get_by_label("Code de vérification").fill(code_for_key(key, offset_steps=1))
+    page.get_by_role("button", name="Vérifier").click()
+    page.wait_for_load_state()
+    assert reverse("otp-verify") not in page.url
+
+    # A stale session: the password change's sibling, the recovery codes, asks to confirm.
+    from django.contrib.sessions.models import Session
+
+    for session in Session.objects.all():
+        data = session.get_decoded()
+        data[AUTHENTICATED_AT] = int(time.time()) - 3600
+        Session.objects.filter(pk=session.pk).update(session_data=Session.objects.encode(data))
+    visit(page, live_server, [reverse("otp-setup")])
+    page.get_by_role("button", name="Générer de nouveaux codes de secours").click()
+    page.wait_for_load_state()
+    assert page.get_by_role("heading", name="Confirmez votre identité").is_visible()
+
+    assert violations == []
+
+
 def test_the_watcher_sees_a_violation(browser_page, live_server):  # noqa: F811
     """The control: without it, a watcher that sees nothing would pass every test above."""
     page = browser_page
@@ -149,10 +195,15 @@ def test_the_admin_pages_satisfy_the_policy(browser_page, live_server):  # noqa:
     scene = hostile_school()
     page = browser_page
     violations = watch_violations(page)
+    device = totp_device(scene.staff)
     page.goto(f"{live_server.url}{reverse('admin:login')}")
     page.get_by_label("Nom d’utilisateur").fill(scene.staff.username)
     page.get_by_label("Mot de passe").fill("correct-horse-battery-staple")
     page.get_by_role("button", name="Connexion").click()
+    page.wait_for_load_state()
+    assert reverse("otp-verify") in page.url, "the admin asks for the second factor"
+    page.get_by_label("Code de vérification").fill(current_code(device))
+    page.get_by_role("button", name="Vérifier").click()
     page.wait_for_load_state()
 
     visit(

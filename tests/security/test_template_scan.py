@@ -13,7 +13,7 @@ import pytest
 from django.template import engines
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-APPS = ("cerisepro", "establishments", "students", "transfers")
+APPS = ("cerisepro", "accounts", "establishments", "students", "transfers")
 TEMPLATES = sorted(
     path
     for folder in [ROOT / "templates", *(ROOT / app / "templates" for app in APPS)]
@@ -37,6 +37,8 @@ ALLOWED_UNESCAPED_TEMPLATES = {
     # Plain-text e-mails (never HTML): escaping would turn "l'élève" into "l&#x27;élève".
     "templates/transfers/email_received.txt",
     "templates/transfers/email_received_subject.txt",
+    "templates/transfers/email_sent.txt",
+    "templates/transfers/email_sent_subject.txt",
 }
 ALLOWED_UNESCAPED_MODULES = {
     # The SVG chart: every piece is built by format_html (which escapes labels and numbers);

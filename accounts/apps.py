@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class AccountsConfig(AppConfig):
+    """Logins and sessions: second factor, idle timeout, re-authentication, lockout e-mails and the
+    security log of authentication events (SECURITY.md, "Authentication and sessions")."""
+
+    name = "accounts"
+    verbose_name = "Comptes"
+
+    def ready(self) -> None:
+        from . import signals  # noqa: F401  (connects the receivers)
