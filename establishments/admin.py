@@ -9,15 +9,18 @@ recorded: they would put INEs into a log (DESIGN §6).
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.db import models
+from django.core.files.uploadedfile import UploadedFile
+from django.db import models, transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from .images import sanitize_image
 from .models import AuditLogEntry, Establishment, User
-from .services import audit_record
+from .services import IMAGE_FIELDS, audit_record
 
 # The fields that tie an object to the establishments whose journal records the change.
 ESTABLISHMENT_FIELDS = ("establishment", "origin_establishment", "destination_establishment")
@@ -90,8 +93,38 @@ class LogEntryAdmin(ReadOnlyAdmin):
     date_hierarchy = "action_time"
 
 
+class EstablishmentAdminForm(forms.ModelForm):
+    """The logo and stamp go through the same checks and re-encoding as on the school's page."""
+
+    class Meta:
+        model = Establishment
+        fields = ("logo", "stamp")  # the admin adds the fieldsets' fields (with its formfield overrides)
+
+    def _clean_image(self, field: str):
+        upload = self.cleaned_data.get(field)
+        if isinstance(upload, UploadedFile):
+            return sanitize_image(upload)  # a French ValidationError, shown next to the field
+        return upload  # unchanged (the stored file) or cleared (False)
+
+    def clean_logo(self):
+        return self._clean_image("logo")
+
+    def clean_stamp(self):
+        return self._clean_image("stamp")
+
+
+def _delete_files_on_commit(establishment: Establishment, names: dict[str, str]) -> None:
+    # Once the change commits, as the school's page does (establishments.services): a rolled-back
+    # change keeps its file.
+    for field, name in names.items():
+        if name:
+            storage = establishment._meta.get_field(field).storage
+            transaction.on_commit(lambda storage=storage, name=name: storage.delete(name))
+
+
 @admin.register(Establishment)
 class EstablishmentAdmin(AuditedAdmin):
+    form = EstablishmentAdminForm
     list_display = ("uai", "name", "city", "email", "uses_siecle", "transfer_enabled")
     list_filter = ("transfer_enabled", "uses_siecle", "academy")
     search_fields = ("uai", "name", "city")
@@ -115,6 +148,25 @@ class EstablishmentAdmin(AuditedAdmin):
             },
         ),
     )
+
+    def save_model(self, request: HttpRequest, obj: Establishment, form, change: bool) -> None:
+        before = Establishment.objects.filter(pk=obj.pk).values(*IMAGE_FIELDS).first() if change else None
+        super().save_model(request, obj, form, change)
+        if before:
+            # A replaced or cleared logo or stamp leaves no file behind.
+            replaced = {f: name for f, name in before.items() if name and name != getattr(obj, f).name}
+            _delete_files_on_commit(obj, replaced)
+
+    def delete_model(self, request: HttpRequest, obj: Establishment) -> None:
+        names = {field: getattr(obj, field).name for field in IMAGE_FIELDS}
+        super().delete_model(request, obj)
+        _delete_files_on_commit(obj, names)
+
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        doomed = [(obj, {field: getattr(obj, field).name for field in IMAGE_FIELDS}) for obj in queryset]
+        super().delete_queryset(request, queryset)
+        for obj, names in doomed:
+            _delete_files_on_commit(obj, names)
 
 
 @admin.register(User)
