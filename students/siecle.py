@@ -2,8 +2,9 @@
 
 ``read_student_file`` turns the bytes of an *ElevesSansAdresses* / *ElevesAvecAdresses* export (XML,
 or the ZIP SIECLE delivers it in) into a :class:`SiecleExport`; ``read_nomenclature`` turns a
-*Nomenclature* export into readable MEF labels. Anything wrong with the file raises
-:class:`SiecleFileError`, whose French message is shown to the school administrator as is.
+*Nomenclature* export into a :class:`Nomenclature` (its UAI and readable MEF labels). Anything wrong
+with the file raises :class:`SiecleFileError`, whose French message is shown to the school
+administrator as is. Warnings name students by their ELEVE_ID only, never by INE or name.
 
 Parsing choices, because uploads are untrusted and files reach 20,000 students:
 
@@ -48,6 +49,11 @@ RATIO_FLOOR_BYTES = 1024 * 1024
 READ_CHUNK_BYTES = 64 * 1024
 # Warnings are stored and shown to the administrator: list a few students, then count the rest.
 MAX_LISTED = 10
+
+# Plausible birth dates (docs/siecle-format.md, "Dates"): not before 1900, and not after the day of
+# the import (``today``), else the day of the export, else the end of 2100 when neither is known.
+EARLIEST_BIRTH_DATE = date(1900, 1, 1)
+LATEST_BIRTH_DATE_WITHOUT_EXPORT_DATE = date(2100, 12, 31)
 
 INACTIVE_CLASS = "inactifs"
 STUDENT_ROOT = "BEE_ELEVES"
@@ -141,6 +147,14 @@ class SiecleExport:
     @property
     def without_ine(self) -> int:
         return sum(1 for student in self.students if not student.ine)
+
+
+@dataclass(frozen=True)
+class Nomenclature:
+    """A Nomenclature export: its establishment (PARAMETRES/UAJ, "" if absent) and MEF labels."""
+
+    uai: str
+    labels: dict[str, str]
 
 
 # --- Reading bytes safely ----------------------------------------------------------------------
@@ -454,6 +468,17 @@ def _parse_student_date(value: str | None, field_name: str, eleve_id: str) -> da
     )
 
 
+def _implausible_birth_date_error(eleve_id: str, value: str | None, latest: date) -> SiecleFileError:
+    shown = (value or "").strip()[:20]
+    return _invalid(
+        f"la date de naissance (DATE_NAISS) de l'élève n° {eleve_id} est invraisemblable : « {shown} » "
+        f"(elle doit être comprise entre le {EARLIEST_BIRTH_DATE:%d/%m/%Y} et le {latest:%d/%m/%Y}). "
+        "Corrigez la fiche dans SIECLE puis refaites l'export.",
+        f"implausible DATE_NAISS {shown!r} for ELEVE_ID {eleve_id} "
+        f"(expected {EARLIEST_BIRTH_DATE:%d/%m/%Y} to {latest:%d/%m/%Y})",
+    )
+
+
 def _parse_timestamp(horodatage: str, date_export: str) -> datetime | None:
     match = _TIMESTAMP_RE.fullmatch(horodatage)
     try:
@@ -491,6 +516,9 @@ class _EleveRecord(NamedTuple):
 class _StudentFileState:
     """What has been read so far; STRUCTURES come after ELEVES, so classes are joined at the end."""
 
+    # The latest plausible birth date: ``today``, else the export's date once PARAMETRES is read.
+    latest_birth_date: date
+    today_given: bool
     parameters: dict[str, str] | None = None
     records: list[_EleveRecord] = field(default_factory=list)
     eleve_ids: set[str] = field(default_factory=set)
@@ -498,10 +526,16 @@ class _StudentFileState:
     class_by_eleve_id: dict[str, str] = field(default_factory=dict)
 
 
-def read_student_file(data: bytes, filename: str = "") -> SiecleExport:
-    """Read an ElevesSansAdresses / ElevesAvecAdresses export (XML bytes or the ZIP containing it)."""
+def read_student_file(data: bytes, filename: str = "", *, today: date | None = None) -> SiecleExport:
+    """Read an ElevesSansAdresses / ElevesAvecAdresses export (XML bytes or the ZIP containing it).
+
+    ``today`` (the import's day, in Paris) is the latest birth date accepted; without it, the
+    export's own date is, and without that, the end of 2100 (docs/siecle-format.md, "Dates").
+    """
     reader, file_name = _open_source(data, filename, _STUDENT_MEMBER_RE, "ElevesSansAdresses.xml")
-    state = _StudentFileState()
+    state = _StudentFileState(
+        latest_birth_date=today or LATEST_BIRTH_DATE_WITHOUT_EXPORT_DATE, today_given=today is not None
+    )
     for element in _iter_end_events(reader, _STUDENT_TAGS, STUDENT_ROOT):
         _handle_student_file_element(element, state)
     return _build_export(state, file_name)
@@ -513,7 +547,7 @@ def _handle_student_file_element(element: etree._Element, state: _StudentFileSta
     if tag == "PARAMETRES":
         # Small and read once: kept in the tree, which is simpler than clearing it.
         if parent_tag == STUDENT_ROOT:
-            state.parameters = {child.tag: _text(child) for child in element}
+            _read_parameters(element, state)
         return
     if tag == "ELEVE" and parent_tag == "ELEVES":
         _read_eleve(element, state)
@@ -521,6 +555,15 @@ def _handle_student_file_element(element: etree._Element, state: _StudentFileSta
         _read_structures(element, state)
     # Everything else listed in _STUDENT_TAGS (OPTION, ADRESSE…) is only there to be freed.
     _discard(element)
+
+
+def _read_parameters(element: etree._Element, state: _StudentFileState) -> None:
+    state.parameters = {child.tag: _text(child) for child in element}
+    exported_at = _parse_timestamp(
+        state.parameters.get("HORODATAGE", ""), state.parameters.get("DATE_EXPORT", "")
+    )
+    if exported_at is not None and not state.today_given:
+        state.latest_birth_date = exported_at.date()
 
 
 def _read_eleve(element: etree._Element, state: _StudentFileState) -> None:
@@ -539,6 +582,7 @@ def _read_eleve(element: etree._Element, state: _StudentFileState) -> None:
     # One pass over the children is cheaper than one findtext() per field (measured: 5×).
     values = {tag: child.text for child in element if (tag := child.tag) in _ELEVE_FIELDS}
     record = _eleve_record(eleve_id, values)
+    _check_eleve(record, values, element.sourceline, state)
     _check_unique_ine(record.ine, eleve_id, state)
     state.records.append(record)
 
@@ -559,6 +603,16 @@ def _eleve_record(eleve_id: str, values: dict[str, str | None]) -> _EleveRecord:
         usual_last_name=(get("NOM_USAGE") or "").strip(),
         other_first_names=f"{prenom2} {prenom3}".strip() if prenom3 else prenom2,
     )
+
+
+def _check_eleve(
+    record: _EleveRecord, values: dict[str, str | None], line: int, state: _StudentFileState
+) -> None:
+    birth_date = record.birth_date
+    if birth_date is not None and not EARLIEST_BIRTH_DATE <= birth_date <= state.latest_birth_date:
+        raise _implausible_birth_date_error(
+            record.eleve_id, values.get("DATE_NAISS"), state.latest_birth_date
+        )
 
 
 def _check_unique_ine(ine: str, eleve_id: str, state: _StudentFileState) -> None:
@@ -694,16 +748,20 @@ def _without_class_warning(eleve_ids: list[str]) -> str:
 # --- Nomenclature ---------------------------------------------------------------------------------
 
 
-def read_nomenclature(data: bytes, filename: str = "") -> dict[str, str]:
-    """Map each CODE_MEF of a Nomenclature export (XML or ZIP) to its readable label."""
+def read_nomenclature(data: bytes, filename: str = "") -> Nomenclature:
+    """Read a Nomenclature export (XML or ZIP): its UAJ and the readable label of each CODE_MEF."""
     reader, _file_name = _open_source(data, filename, _NOMENCLATURE_MEMBER_RE, "Nomenclature.xml")
+    uai = ""
     labels: dict[str, str] = {}
     for element in _iter_end_events(reader, _NOMENCLATURE_TAGS, NOMENCLATURE_ROOT):
+        if element.tag == "PARAMETRES":
+            if _parent_tag(element) == NOMENCLATURE_ROOT:
+                uai = _text(element.find("UAJ")).upper()
+            continue
         if element.tag == "MEF" and _parent_tag(element) == "MEFS":
             _read_mef(element, labels)
-        if element.tag != "PARAMETRES":
-            _discard(element)
-    return labels
+        _discard(element)
+    return Nomenclature(uai=uai, labels=labels)
 
 
 def _read_mef(element: etree._Element, labels: dict[str, str]) -> None:

@@ -21,7 +21,7 @@ from establishments.validators import (
     validate_uai,
 )
 from students import ine
-from students.siecle import SiecleExport, SiecleFileError, read_nomenclature, read_student_file
+from students.siecle import Nomenclature, SiecleExport, SiecleFileError, read_nomenclature, read_student_file
 from students.synthetic import make_students, mef_labels, render_export, render_nomenclature, zip_export
 
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -142,7 +142,7 @@ def assert_clear_outcome(read, data: bytes, filename: str) -> None:
         assert error.message.strip() and error.english.strip()
         assert str(error) == error.message
     else:
-        assert isinstance(result, SiecleExport | dict)
+        assert isinstance(result, SiecleExport | Nomenclature)
 
 
 @st.composite
@@ -223,4 +223,4 @@ def test_a_zip_with_any_members_is_read_or_refused_clearly(members):
 
 def test_the_valid_files_used_above_are_read():
     assert len(read_student_file(VALID_EXPORT).students) == 3
-    assert read_nomenclature(VALID_NOMENCLATURE)
+    assert read_nomenclature(VALID_NOMENCLATURE).labels

@@ -9,7 +9,7 @@ from datetime import date, datetime
 import pytest
 
 from students import siecle
-from students.siecle import PARIS, SiecleFileError, read_nomenclature, read_student_file
+from students.siecle import PARIS, Nomenclature, SiecleFileError, read_nomenclature, read_student_file
 
 INVALID = "Le fichier n'est pas un export SIECLE valide"
 
@@ -106,10 +106,10 @@ def test_the_pix_sample_gives_every_awkward_case(samples_dir):
     assert "2 élèves sans classe (n° 0001, 0004)." in export.warnings
 
 
-def test_the_nomenclature_sample_names_its_mef(samples_dir):
+def test_the_nomenclature_sample_gives_its_school_and_names_its_mef(samples_dir):
     data = (samples_dir / "dossiersco-nomenclature.xml").read_bytes()
 
-    assert read_nomenclature(data) == {"10110001110": "5EME"}
+    assert read_nomenclature(data) == Nomenclature(uai="0140070A", labels={"10110001110": "5EME"})
 
 
 def test_the_nomenclature_sample_is_refused_as_the_students_file(samples_dir):
@@ -432,6 +432,52 @@ def test_the_nomenclature_is_read_from_a_zip_too():
         "</MEFS></DONNEES></BEE_NOMENCLATURES>"
     )
 
-    labels = read_nomenclature(make_zip({"Nomenclature.xml": xml.encode("iso-8859-15")}))
+    nomenclature = read_nomenclature(make_zip({"Nomenclature.xml": xml.encode("iso-8859-15")}))
 
-    assert labels == {"24732403310": "2NDPRO GA", "24732403320": "1re pro GA"}
+    assert nomenclature.labels == {"24732403310": "2NDPRO GA", "24732403320": "1re pro GA"}
+
+
+def test_a_nomenclature_without_parametres_has_no_school_code():
+    xml = '<BEE_NOMENCLATURES><DONNEES><MEFS><MEF CODE_MEF="24732403310"><FORMATION>2NDPRO GA</FORMATION>'
+
+    nomenclature = read_nomenclature(f"{xml}</MEF></MEFS></DONNEES></BEE_NOMENCLATURES>".encode())
+
+    assert nomenclature == Nomenclature(uai="", labels={"24732403310": "2NDPRO GA"})
+
+
+# --- Birth dates -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["31/12/9999", "21/10/2025", "31/12/1899", "01/01/0001"])
+def test_an_implausible_birth_date_is_refused_naming_the_student_and_the_value(value):
+    xml = export_xml(eleve("555", "070832327JA", DATE_NAISS=value))
+
+    message = refusal(xml.encode("iso-8859-15"))
+
+    assert f"date de naissance (DATE_NAISS) de l'élève n° 555 est invraisemblable : « {value} »" in message
+    assert "entre le 01/01/1900 et le 20/10/2025" in message
+
+
+@pytest.mark.parametrize("value", ["01/01/1900", "20/10/2025"])
+def test_birth_dates_from_1900_to_the_export_date_are_accepted(value):
+    xml = export_xml(eleve("555", "070832327JA", DATE_NAISS=value))
+
+    assert read_student_file(xml.encode("iso-8859-15")).students[0].birth_date.strftime("%d/%m/%Y") == value
+
+
+def test_today_when_given_is_the_latest_birth_date_rather_than_the_export_date():
+    after_export = export_xml(eleve("1", "070832327JA", DATE_NAISS="01/11/2025")).encode("iso-8859-15")
+    before_today = export_xml(eleve("1", "070832327JA", DATE_NAISS="02/10/2025")).encode("iso-8859-15")
+
+    assert read_student_file(after_export, today=date(2026, 1, 5)).students[0].birth_date == date(2025, 11, 1)
+    with pytest.raises(SiecleFileError, match="entre le 01/01/1900 et le 01/10/2025"):
+        read_student_file(before_today, today=date(2025, 10, 1))
+
+
+def test_without_an_export_date_birth_dates_are_accepted_up_to_2100():
+    def without_export_date(value: str) -> bytes:
+        xml = export_xml(eleve("1", "070832327JA", DATE_NAISS=value))
+        return xml.replace("<DATE_EXPORT>20/10/2025</DATE_EXPORT>", "").encode("iso-8859-15")
+
+    assert read_student_file(without_export_date("31/12/2100")).students[0].birth_date == date(2100, 12, 31)
+    assert "entre le 01/01/1900 et le 31/12/2100" in refusal(without_export_date("01/01/2101"))

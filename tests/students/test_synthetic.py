@@ -155,10 +155,11 @@ def test_a_zipped_export_reads_back():
 def test_the_nomenclature_names_every_mef_used():
     codes = {student.mef_code for student in make_students(500, seed=9)}
 
-    labels = read_nomenclature(render_nomenclature(codes))
+    nomenclature = read_nomenclature(render_nomenclature(codes, uai=UAI))
 
-    assert labels == {code: mef_labels()[code] for code in codes}
-    assert "BAC PRO GESTION-ADMINISTRATION" in labels.values()
+    assert nomenclature.uai == UAI
+    assert nomenclature.labels == {code: mef_labels()[code] for code in codes}
+    assert "BAC PRO GESTION-ADMINISTRATION" in nomenclature.labels.values()
 
 
 def test_twenty_thousand_students_render_and_parse():
@@ -190,7 +191,7 @@ def test_the_command_writes_a_zip_and_its_nomenclature(tmp_path):
     export = read_student_file(output.read_bytes())
     assert (export.uai, len(export.students)) == (UAI, 40)
     assert {student.mef_code for student in export.students} <= set(
-        read_nomenclature(nomenclature.read_bytes())
+        read_nomenclature(nomenclature.read_bytes()).labels
     )
 
 

@@ -67,9 +67,11 @@ class Command(BaseCommand):
         henri4, renoir = schools[0][0], schools[1][0]
         henri4_students = make_students(40, seed=2026, leaving_ratio=0.05)
         renoir_students = make_students(30, seed=2027, id_offset=500_000)
-        labels = render_nomenclature({s.mef_code for s in henri4_students + renoir_students})
+        codes = {s.mef_code for s in henri4_students + renoir_students}
         for school, rows in ((henri4, henri4_students), (renoir, renoir_students)):
             export = render_export(school.uai, rows)
+            # Each school's own Nomenclature: the import checks its UAJ like the export's.
+            labels = render_nomenclature(codes, uai=school.uai)
             import_siecle_export(
                 school, export, "demo.xml", now=now - timedelta(days=30), nomenclature=labels
             )
