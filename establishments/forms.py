@@ -1,9 +1,14 @@
-"""One form per *Paramètres* tab. Forms parse input; the services apply the rules."""
+"""One form per *Paramètres* tab. Forms parse input; the services apply the rules.
+
+Every form with text inputs strips invisible and control characters (:class:`SafeTextMixin`).
+"""
 
 from __future__ import annotations
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+
+from cerisepro.forms import SafeTextMixin
 
 from .images import sanitize_image
 from .models import Establishment
@@ -11,7 +16,7 @@ from .services import DETAIL_FIELDS
 from .validators import normalize_cnil_number, validate_cnil_number
 
 
-class DetailsForm(forms.ModelForm):
+class DetailsForm(SafeTextMixin, forms.ModelForm):
     website = forms.URLField(label=_("Site web"), required=False, assume_scheme="https")
 
     class Meta:
@@ -39,7 +44,7 @@ class ImageDeleteForm(forms.Form):
     kind = forms.ChoiceField(choices=ImageForm.KIND_CHOICES, widget=forms.HiddenInput)
 
 
-class TransferForm(forms.Form):
+class TransferForm(SafeTextMixin, forms.Form):
     cnil_declaration_number = forms.CharField(
         label=_("Numéro de déclaration CNIL"),
         required=False,

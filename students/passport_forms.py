@@ -5,6 +5,8 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from cerisepro.forms import SafeTextMixin
+
 from .models import EntryKind, PassportEntry
 from .passport import KIND_FIELDS
 
@@ -18,7 +20,9 @@ class DateInput(forms.DateInput):
         super().__init__(format="%Y-%m-%d")
 
 
-class PassportEntryForm(forms.ModelForm):
+class PassportEntryForm(SafeTextMixin, forms.ModelForm):
+    """A passport entry: its text is stored without invisible or control characters."""
+
     kind: str = ""
     required: tuple[str, ...] = ()
 

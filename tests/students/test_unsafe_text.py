@@ -1,0 +1,131 @@
+"""Invisible and control characters never reach a stored name, code or passport entry.
+
+A right-to-left override (U+202E) makes "0750654D" display as "D4560570" and can hide part of a
+name; zero-width characters make two identical-looking names differ; control characters break the
+CSV and the printed passport. They are stripped from SIECLE files and from every form.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+
+from cerisepro.text import strip_unsafe_characters
+from establishments.forms import DetailsForm, TransferForm
+from students.passport_forms import BilanForm, EvaluationForm, FicheForm
+
+RLO = "\u202e"  # RIGHT-TO-LEFT OVERRIDE
+BIDI_CONTROLS = [
+    chr(code) for code in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C)
+]
+ZERO_WIDTH = ["\u200b", "\u200c", "\u200d", "\ufeff", "\u2060"]
+CONTROLS = [
+    chr(code)
+    for code in (*range(0x00, 0x09), *range(0x0E, 0x20), 0x7F, *range(0x80, 0x85), *range(0x86, 0xA0))
+]
+
+
+# --- The function ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("character", BIDI_CONTROLS + ZERO_WIDTH + CONTROLS, ids=lambda c: f"U+{ord(c):04X}")
+def test_each_unsafe_character_is_removed(character):
+    assert strip_unsafe_characters(f"DU{character}PONT") == "DUPONT"
+
+
+def test_every_invisible_format_character_is_removed():
+    format_characters = "".join(
+        chr(code) for code in range(0x110000) if unicodedata.category(chr(code)) == "Cf"
+    )
+
+    assert strip_unsafe_characters(f"A{format_characters}B") == "AB"
+
+
+def test_a_right_to_left_override_no_longer_reverses_a_uai():
+    assert strip_unsafe_characters(f"{RLO}0750654D") == "0750654D"
+
+
+def test_line_breaks_and_tabs_become_spaces_in_single_line_text():
+    assert (
+        strip_unsafe_characters("JEAN\tPIERRE\nMARIE\r\nLOU\u2028ANNE\x85ZOÉ")
+        == "JEAN PIERRE MARIE  LOU ANNE ZOÉ"
+    )
+
+
+def test_multi_line_text_keeps_its_tabs_and_line_breaks_as_newlines():
+    text = "Accueil\tdu public\r\nStandard\rCourrier\u2028Fin\x00"
+
+    assert strip_unsafe_characters(text, multiline=True) == "Accueil\tdu public\nStandard\nCourrier\nFin"
+
+
+def test_text_is_nfc_normalised():
+    assert strip_unsafe_characters("Zoe\u0301 LEBŒUF") == "Zoé LEBŒUF"
+
+
+def test_a_zero_width_character_between_a_letter_and_its_accent_does_not_stop_normalisation():
+    assert strip_unsafe_characters("Zoe\u200b\u0301") == "Zoé"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "LEBŒUF",
+        "D'ALMEIDA",
+        "MARTIN-DUBOIS",
+        "Maëlys",
+        "NGUYỄN",
+        "حداد",
+        "כהן",
+        "Ørsted",
+        "ŁUKASZ",
+        "JEAN PIERRE",
+    ],
+)
+def test_ordinary_names_in_any_script_are_kept_as_they_are(value):
+    assert strip_unsafe_characters(value) == value
+
+
+# --- Forms ------------------------------------------------------------------------------------------
+
+DAY = "2025-10-01"
+FORM_CASES = [
+    (DetailsForm, {"name": "Lycée", "email": "ce.0750654d@example.org"}, "name", f"Lycée {RLO}Henri-IV", "Lycée Henri-IV"),
+    (DetailsForm, {"name": "Lycée", "email": "x@example.org"}, "email", "ce.0750654d\u200b@example.org", "ce.0750654d@example.org"),
+    (DetailsForm, {"name": "Lycée", "email": "x@example.org"}, "phone", "01\u202a 44 32 12 00", "01 44 32 12 00"),
+    (DetailsForm, {"name": "Lycée", "email": "x@example.org"}, "address", "23 rue\u2028Clovis\x07", "23 rue Clovis"),
+    (DetailsForm, {"name": "Lycée", "email": "x@example.org"}, "postal_code", "\u200e75005", "75005"),
+    (DetailsForm, {"name": "Lycée", "email": "x@example.org"}, "city", "PARIS\u2069", "PARIS"),
+    (DetailsForm, {"name": "Lycée", "email": "x@example.org"}, "academy", "Pa\u00adris", "Paris"),
+    (DetailsForm, {"name": "Lycée", "email": "x@example.org"}, "website", "https://henri4\u2066.fr", "https://henri4.fr"),
+    (TransferForm, {"transfer_enabled": "non"}, "cnil_declaration_number", "1929152\u200b V0", "1929152 V0"),
+    (FicheForm, {"title": "t", "occurred_on": DAY, "description": "d"}, "title", f"Accueil{RLO} du public", "Accueil du public"),
+    (FicheForm, {"title": "t", "occurred_on": DAY, "description": "d"}, "place", "Mairie\u200d", "Mairie"),
+    (FicheForm, {"title": "t", "occurred_on": DAY}, "description", "Accueil\r\n\tStandard\u202e\x00", "Accueil\n\tStandard"),
+    (FicheForm, {"title": "t", "occurred_on": DAY, "description": "d"}, "competencies", "Accueillir\u2067\nOrienter", "Accueillir\nOrienter"),
+    (EvaluationForm, {"title": "t", "level": "acquis", "occurred_on": DAY, "evaluator": "M. X"}, "title", "Courrier\u061c", "Courrier"),
+    (EvaluationForm, {"title": "t", "level": "acquis", "occurred_on": DAY}, "evaluator", f"M. {RLO}DUPONT", "M. DUPONT"),
+    (BilanForm, {"occurred_on": DAY, "end_on": DAY, "description": "d"}, "title", "Bilan\ufeff T1", "Bilan T1"),
+    (BilanForm, {"occurred_on": DAY, "end_on": DAY, "title": "t"}, "description", f"Bonne{RLO} progression\r\n", "Bonne progression"),
+]  # fmt: skip
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("form_class", "data", "field", "typed", "stored"),
+    FORM_CASES,
+    ids=[f"{case[0].__name__}.{case[2]}" for case in FORM_CASES],
+)
+def test_each_form_strips_unsafe_characters_from_its_text(form_class, data, field, typed, stored):
+    form = form_class(data={**data, field: typed})
+
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data[field] == stored
+
+
+@pytest.mark.django_db
+def test_the_length_limit_of_a_form_field_counts_the_text_without_invisible_characters():
+    form = DetailsForm(data={"name": "A" * 200 + "\u200b" * 5, "email": "x@example.org"})
+
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["name"] == "A" * 200
