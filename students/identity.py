@@ -38,6 +38,8 @@ SYNCED_FIELDS = (
     "mef_label",
     "diploma_level",
     "diploma_specialite",
+    "previous_uai",
+    "entered_on",
 )
 # What the import reads of the current students: plain tuples, not model instances.
 CurrentStudent = namedtuple("CurrentStudent", ["pk", "is_active", *SYNCED_FIELDS])

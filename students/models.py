@@ -93,6 +93,10 @@ class Student(models.Model):
     mef_label = models.CharField(_("formation"), max_length=200, blank=True)
     diploma_level = models.CharField(_("niveau du diplôme"), max_length=20, blank=True)
     diploma_specialite = models.CharField(_("spécialité du diplôme"), max_length=5, blank=True)
+    # What the SIECLE file says of the enrolment, used as consistency evidence by the matching job
+    # (docs/transfers.md "Held for review"): SCOLARITE_AN_DERNIER/CODE_RNE and DATE_ENTREE.
+    previous_uai = models.CharField(_("établissement de l'an dernier"), max_length=8, blank=True)
+    entered_on = models.DateField(_("date d'entrée"), null=True, blank=True)
     origin = models.CharField(_("origine"), max_length=10, choices=Origin.choices, default=Origin.MANUAL)
     is_active = models.BooleanField(_("actif"), default=True)
     created_at = models.DateTimeField(_("créé le"))

@@ -50,6 +50,8 @@ from .siecle import (
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 1000
+# Synced fields written through raw SQL that need the backend's date conversion.
+DATE_FIELDS = ("birth_date", "entered_on")
 # A preview keeps the uploaded file until it is confirmed or abandoned: an abandoned one is
 # discarded after a day (nightly, and at each upload), and an establishment's pending previews
 # may not hold more than this many bytes (three of the largest uploads the form accepts).
@@ -210,6 +212,8 @@ def _student_values(
         "mef_label": _clip(label, "mef_label"),
         "diploma_level": diploma.level if diploma else "",
         "diploma_specialite": diploma.specialite if diploma else "",
+        "previous_uai": row.previous_uai,
+        "entered_on": row.entered_on,
     }
 
 
@@ -287,14 +291,14 @@ def _db_value(field_name: str, value: Any) -> Any:
 def _new_student_rows(establishment, plan: ImportPlan, record, now, labels) -> tuple[list[str], list[tuple]]:
     """Columns and prepared values of the students to create (no model instances: speed)."""
     when, import_id = _db_value("created_at", now), record.pk
-    birth_date = Student._meta.get_field("birth_date")
     native_uuid = connection.features.has_native_uuid_field
     columns = ["establishment_id", "public_id", "origin", "created_at", "created_by_import_id", "is_active"]
     columns += ["deactivated_at", "deactivated_by_import_id", *SYNCED_FIELDS]
     rows = []
     for row in plan.creations:
         values = _student_values(row, labels, None)
-        values["birth_date"] = birth_date.get_db_prep_save(values["birth_date"], connection)
+        for name in DATE_FIELDS:
+            values[name] = _db_value(name, values[name])
         left = row.has_left(plan.today)
         public_id = uuid.uuid4()
         rows.append(
@@ -352,7 +356,7 @@ def _update_many(updates: list[tuple[CurrentStudent, dict[str, Any]]]) -> None:
     by_columns: dict[tuple[str, ...], list[tuple]] = defaultdict(list)
     for current, changes in updates:
         columns = tuple(sorted(changes))
-        prepared = [_db_value(c, changes[c]) if c == "birth_date" else changes[c] for c in columns]
+        prepared = [_db_value(c, changes[c]) if c in DATE_FIELDS else changes[c] for c in columns]
         by_columns[columns].append((*prepared, current.pk))
     table = connection.ops.quote_name(Student._meta.db_table)
     with connection.cursor() as cursor:

@@ -14,6 +14,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from PIL import Image
 
 from .factories import PassportEntryFactory, SiecleImportFactory, StudentFactory
+from .transfers.factories import TransferFactory
 
 PERSONAS = ("anonymous", "administrator", "principal", "teacher", "student", "outsider", "staff")
 
@@ -125,6 +126,12 @@ MATRIX = {
     # it is read-only.
     "transfer-history": (uai_kwargs, SETTINGS_GET, _statuses(405, 405, 405, 405, 405, 405, 405)),
     "transfer-history-csv": (uai_kwargs, SETTINGS_GET, _statuses(405, 405, 405, 405, 405, 405, 405)),
+    # "Signaler une erreur" on a row the establishment sent; an empty message is allowed (302).
+    "transfer-report": (
+        lambda ctx: {"uai": ctx["establishment"].uai, "transfer": ctx["sent"].public_id},
+        SETTINGS_GET,
+        _statuses(302, 302, 302, 403, 403, 404, 404),
+    ),
 }
 
 
@@ -147,7 +154,7 @@ def test_every_url_has_an_entry():
 
 
 @pytest.fixture
-def ctx(establishment, student_user, teacher):
+def ctx(establishment, other_establishment, student_user, teacher):
     """Objects the URLs point to, all belonging to the test establishment."""
     buffer = io.BytesIO()
     Image.new("RGB", (8, 8), "red").save(buffer, format="PNG")
@@ -158,6 +165,9 @@ def ctx(establishment, student_user, teacher):
         "student": student,
         "entry": PassportEntryFactory(student=student, author=teacher),
         "siecle_import": SiecleImportFactory(establishment=establishment),
+        "sent": TransferFactory(
+            origin_establishment=establishment, destination_establishment=other_establishment
+        ),
     }
 
 

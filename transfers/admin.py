@@ -21,7 +21,7 @@ from establishments.models import Establishment
 from students.ine import normalize_ine
 
 from . import manual, services
-from .models import Cause, ManualAuthorisation, MatchingRun, Transfer, Trigger
+from .models import Cause, ManualAuthorisation, MatchingRun, Transfer, TransferReport, Trigger
 
 CREATE = "creer"
 
@@ -198,6 +198,22 @@ class ManualAuthorisationAdmin(ReadOnlyAdmin):
 # --- transfer history -----------------------------------------------------------------------
 
 
+class ReviewForm(forms.Form):
+    decision = forms.ChoiceField(
+        label=gettext_lazy("Décision"),
+        choices=[
+            ("liberer", gettext_lazy("Libérer : copier le passeport")),
+            ("refuser", gettext_lazy("Refuser")),
+        ],
+        widget=forms.RadioSelect,
+    )
+    note = forms.CharField(
+        label=gettext_lazy("Note (vérifications faites)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
 class DiagnosticForm(forms.Form):
     ine = forms.CharField(label=gettext_lazy("INE de l'élève"), max_length=20)
 
@@ -219,7 +235,7 @@ class TransferAdmin(ReadOnlyAdmin):
         "user",
         "force_column",
     )
-    list_filter = ("kind", "done", "cause")
+    list_filter = ("kind", "done", "cause", "hold_reason")
     search_fields = ("origin_establishment__uai", "destination_establishment__uai", "=ine")
     date_hierarchy = "created_at"
     list_select_related = ("origin_establishment", "destination_establishment", "user")
@@ -232,6 +248,12 @@ class TransferAdmin(ReadOnlyAdmin):
 
     @admin.display(description="")
     def force_column(self, obj: Transfer) -> str:
+        if manual.transfer_is_held(obj):
+            return format_html(
+                '<a class="button" href="{}">{}</a>',
+                reverse("admin:transfers_transfer_review", args=[obj.pk]),
+                _("Vérifier"),
+            )
         if not manual.transfer_is_forceable(obj):
             return ""
         return format_html(
@@ -245,6 +267,7 @@ class TransferAdmin(ReadOnlyAdmin):
         return [
             path("diagnostic/", view(self.diagnostic_view), name="transfers_transfer_diagnostic"),
             path("<int:pk>/forcer/", view(self.force_view), name="transfers_transfer_force"),
+            path("<int:pk>/verifier/", view(self.review_view), name="transfers_transfer_review"),
             *super().get_urls(),
         ]
 
@@ -253,6 +276,7 @@ class TransferAdmin(ReadOnlyAdmin):
         extra_context = {
             **(extra_context or {}),
             "forceable": bool(transfer) and manual.transfer_is_forceable(transfer),
+            "held": bool(transfer) and manual.transfer_is_held(transfer),
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -280,6 +304,40 @@ class TransferAdmin(ReadOnlyAdmin):
             return HttpResponseRedirect(change_url)
         context = _context(self, request, _("Forcer le transfert"), transfer=transfer, change_url=change_url)
         return TemplateResponse(request, "admin/transfers/transfer/force.html", context)
+
+    def review_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """A pair held for review (docs/transfers.md §4): staff release it or refuse it."""
+        _require_perm(request, "change_transfer")
+        transfer = get_object_or_404(
+            Transfer.objects.select_related("origin_establishment", "destination_establishment"), pk=pk
+        )
+        change_url = reverse("admin:transfers_transfer_change", args=[transfer.pk])
+        if not manual.transfer_is_held(transfer):
+            messages.error(request, _("Ce transfert n'est pas en attente de vérification."))
+            return HttpResponseRedirect(change_url)
+        form = ReviewForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            release = form.cleaned_data["decision"] == "liberer"
+            act = manual.transfer_release if release else manual.transfer_refuse_held
+            try:
+                transfer = act(
+                    transfer, user=request.user, now=timezone.now(), note=form.cleaned_data["note"]
+                )
+            except ValidationError as error:
+                messages.error(request, error.messages[0])
+            else:
+                verdict = (
+                    _("Transfert libéré après vérification.")
+                    if release
+                    else _("Transfert refusé après vérification.")
+                )
+                self.log_change(request, transfer, verdict)
+                messages.success(request, verdict)
+            return HttpResponseRedirect(change_url)
+        context = _context(
+            self, request, _("Vérifier le transfert"), transfer=transfer, change_url=change_url, form=form
+        )
+        return TemplateResponse(request, "admin/transfers/transfer/review.html", context)
 
     def diagnostic_view(self, request: HttpRequest) -> HttpResponse:
         """Why hasn't this student's passport arrived? The INE travels in the POST body only."""
@@ -434,3 +492,34 @@ def _items(rows) -> str:
     return format_html_join(
         "", "<li>{}{}</li>", ((label, f" : {value}" if value != "" else "") for label, value in rows)
     )
+
+
+# --- errors reported by origin schools --------------------------------------------------------
+
+
+@admin.register(TransferReport)
+class TransferReportAdmin(ReadOnlyAdmin):
+    """ "Signaler une erreur" from a school's sent list: staff check the transfer and mark it handled."""
+
+    list_display = ("created_at", "establishment", "transfer", "user", "handled_at")
+    list_filter = (("handled_at", admin.EmptyFieldListFilter),)
+    list_select_related = (
+        "establishment",
+        "user",
+        "transfer__origin_establishment",
+        "transfer__destination_establishment",
+    )
+    actions = ["mark_handled"]
+
+    @admin.action(description=gettext_lazy("Marquer comme traités"), permissions=["handle"])
+    def mark_handled(self, request: HttpRequest, queryset) -> None:
+        count = queryset.filter(handled_at__isnull=True).update(
+            handled_at=timezone.now(), handled_by=request.user
+        )
+        self.message_user(
+            request, _("%(count)d signalement(s) marqué(s) comme traité(s).") % {"count": count}
+        )
+
+    def has_handle_permission(self, request: HttpRequest) -> bool:
+        # The rows stay read-only (ReadOnlyAdmin); handling one is the only change staff make.
+        return request.user.has_perm("transfers.change_transferreport")

@@ -23,14 +23,22 @@ logger = logging.getLogger(__name__)
 ID_CHUNK = 5000  # keeps ``id IN (…)`` under SQLite's bound-parameter limit
 
 
-def _done_per_destination(transfer_ids: list[int]) -> Counter[int]:
+# Which side of a done transfer each e-mail goes to, and its templates.
+SIDES = {
+    "received": ("destination_establishment", "transfers/email_received"),
+    "sent": ("origin_establishment", "transfers/email_sent"),
+}
+
+
+def _done_per(side: str, transfer_ids: list[int]) -> Counter[int]:
+    column = SIDES[side][0]
     counts: Counter[int] = Counter()
     for start in range(0, len(transfer_ids), ID_CHUNK):
         chunk = transfer_ids[start : start + ID_CHUNK]
         rows = (
             Transfer.objects.filter(id__in=chunk, done=True)
             .order_by()
-            .values_list("destination_establishment")
+            .values_list(column)
             .annotate(count=Count("id"))
         )
         counts.update(dict(rows))
@@ -50,7 +58,7 @@ def _administrator_emails(establishment_ids) -> dict[int, list[str]]:
     return recipients
 
 
-def _message(establishment: Establishment, count: int, recipients: list[str]) -> EmailMessage:
+def _message(side: str, establishment: Establishment, count: int, recipients: list[str]) -> EmailMessage:
     site_url = getattr(settings, "SITE_URL", "").rstrip("/")
     context = {
         "establishment": establishment,
@@ -58,18 +66,18 @@ def _message(establishment: Establishment, count: int, recipients: list[str]) ->
         "plural": "s" if count > 1 else "",
         "history_url": site_url + reverse("transfer-history", args=[establishment.uai]),
     }
-    subject = render_to_string("transfers/email_received_subject.txt", context).strip()
-    body = render_to_string("transfers/email_received.txt", context)
+    template = SIDES[side][1]
+    subject = render_to_string(f"{template}_subject.txt", context).strip()
+    body = render_to_string(f"{template}.txt", context)
     return EmailMessage(" ".join(subject.split()), body, to=recipients)
 
 
-def notify_transfers_received(transfer_ids: list[int]) -> int:
-    """Tell each destination establishment's administrators how many passports they received.
+def _notify_side(side: str, transfer_ids: list[int]) -> int:
+    """One e-mail per establishment of that side, counting done transfers only; the number sent.
 
-    One e-mail per establishment, counting done transfers only. Returns the number of e-mails
-    sent; a failure to send is logged and never raised (the transfers are already committed).
+    A failure to send is logged and never raised (the transfers are already committed).
     """
-    counts = _done_per_destination(list(transfer_ids))
+    counts = _done_per(side, list(transfer_ids))
     if not counts:
         return 0
     recipients = _administrator_emails(counts)
@@ -79,10 +87,21 @@ def notify_transfers_received(transfer_ids: list[int]) -> int:
             logger.warning("No administrator with an e-mail address to notify in %s", establishment.uai)
             continue
         try:
-            _message(establishment, counts[establishment.id], recipients[establishment.id]).send()
+            _message(side, establishment, counts[establishment.id], recipients[establishment.id]).send()
         except Exception:
             # Establishment code only: no student data, no recipient address in the logs.
-            logger.exception("Could not send the transfers-received e-mail to %s", establishment.uai)
+            logger.exception("Could not send the transfers-%s e-mail to %s", side, establishment.uai)
         else:
             sent += 1
     return sent
+
+
+def notify_transfers_received(transfer_ids: list[int]) -> int:
+    """Tell each destination establishment's administrators how many passports they received."""
+    return _notify_side("received", transfer_ids)
+
+
+def notify_transfers_sent(transfer_ids: list[int]) -> int:
+    """Tell each origin establishment's administrators how many passports were sent from it, so
+    that a passport pulled by a forged arrival does not go unnoticed (SECURITY.md)."""
+    return _notify_side("sent", transfer_ids)

@@ -80,6 +80,16 @@ def transfers_sent(
 SELECTORS = {RECEIVED: transfers_received, SENT: transfers_sent}
 
 
+# What the arrival's school reads of a pair that was not transferred (SECURITY.md "No oracle"): the
+# establishment where the INE was found would tell a school that typed an arrival into its own file
+# where that child recently was. Only a done transfer names the school the passport came from.
+HIDDEN_ORIGIN = "non communiqué"
+
+
+def origin_is_shown(direction: str, done: bool) -> bool:
+    return direction == SENT or done
+
+
 @dataclass(frozen=True)
 class HistoryRow:
     """One transfer as seen from one side: the student of that side and the other establishment."""
@@ -102,9 +112,12 @@ class HistoryRow:
         return self.transfer.student_name or DELETED_STUDENT
 
     @property
-    def other_establishment(self) -> Establishment:
+    def other_establishment(self) -> Establishment | None:
+        """The other school; None for an arrival whose passport was not received (no oracle)."""
         if self.direction == RECEIVED:
-            return self.transfer.origin_establishment
+            return (
+                self.transfer.origin_establishment if origin_is_shown(RECEIVED, self.transfer.done) else None
+            )
         return self.transfer.destination_establishment
 
     @property
@@ -185,6 +198,8 @@ def csv_rows(transfers: QuerySet[Transfer], direction: str) -> Iterator[list[str
             student = Student(last_name=last_name, first_name=first_name).display_name
         else:
             student = student_name or DELETED_STUDENT
+        if not origin_is_shown(direction, done):
+            uai, name = HIDDEN_ORIGIN, HIDDEN_ORIGIN
         yield [
             timezone.localtime(created_at, PARIS).strftime("%d/%m/%Y"),
             neutralise_formula(student),

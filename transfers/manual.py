@@ -334,6 +334,55 @@ def transfer_force(transfer: Transfer, *, user: User, now: datetime) -> Transfer
     return transfer
 
 
+# --- pairs held for review -----------------------------------------------------------------------
+
+
+def transfer_is_held(transfer: Transfer) -> bool:
+    return not transfer.done and transfer.cause == Cause.HELD
+
+
+def transfer_release(transfer: Transfer, *, user: User, now: datetime, note: str = "") -> Transfer:
+    """Staff checked a held pair and release it: the passport is copied, the review recorded."""
+    with transaction.atomic():
+        transfer = _lock_held(transfer)
+        _refuse_left_destination(transfer.destination_student)
+        transfer.done, transfer.cause = True, ""
+        _record_review(transfer, user=user, now=now, note=note)
+        services.copy_passports([transfer], now=now)
+        transaction.on_commit(lambda: services.notify_done([transfer.pk]), robust=True)
+    return transfer
+
+
+def transfer_refuse_held(transfer: Transfer, *, user: User, now: datetime, note: str = "") -> Transfer:
+    """Staff checked a held pair and refuse it: nothing is copied, the review is recorded."""
+    with transaction.atomic():
+        transfer = _lock_held(transfer)
+        transfer.cause = Cause.REFUSED_AFTER_REVIEW
+        _record_review(transfer, user=user, now=now, note=note)
+    return transfer
+
+
+def _lock_held(transfer: Transfer) -> Transfer:
+    transfer = (
+        Transfer.objects.select_for_update(of=("self",))
+        .select_related("destination_student")
+        .get(pk=transfer.pk)
+    )
+    if not transfer_is_held(transfer):
+        raise ValidationError(_("Ce transfert n'est plus en attente de vérification."), code="not_held")
+    if transfer.origin_student_id is None or transfer.destination_student_id is None:
+        raise ValidationError(
+            _("L'un des deux élèves n'existe plus : le passeport ne peut pas être copié."),
+            code="student_gone",
+        )
+    return transfer
+
+
+def _record_review(transfer: Transfer, *, user: User, now: datetime, note: str) -> None:
+    transfer.reviewed_by, transfer.reviewed_at, transfer.review_note = user, now, note.strip()
+    transfer.save(update_fields=["done", "cause", "reviewed_by", "reviewed_at", "review_note"])
+
+
 # --- eligibility diagnostic --------------------------------------------------------------------
 
 

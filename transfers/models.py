@@ -25,6 +25,27 @@ class Cause(models.TextChoices):
     DIPLOMA_CHANGE = "changement_diplome", _("Changement de diplôme")
     IDENTITY_MISMATCH = "identite_differente", _("Identité différente")
     MORE_RECENT_ORIGIN = "origine_plus_recente", _("Transfert depuis un établissement quitté plus récemment")
+    # A pair whose evidence disagrees, or one import pulling an unusual number of passports, waits
+    # for technical staff (docs/transfers.md "Held for review"); staff release or refuse it.
+    HELD = "en_revue", _("En attente de vérification par l'assistance technique")
+    REFUSED_AFTER_REVIEW = "refuse_revue", _("Refusé après vérification par l'assistance technique")
+
+
+class HoldReason(models.TextChoices):
+    """Why a pair was held for review rather than transferred at once (staff-only wording)."""
+
+    PREVIOUS_SCHOOL = (
+        "etab_precedent",
+        _(
+            "L'établissement précédent déclaré par le nouvel établissement (SCOLARITE_AN_DERNIER) n'est ni "
+            "l'établissement d'origine ni l'établissement précédent de l'élève dans celui-ci"
+        ),
+    )
+    ENTRY_DATE = (
+        "date_entree",
+        _("La date d'entrée dans le nouvel établissement précède celle dans l'établissement d'origine"),
+    )
+    VOLUME = "volume", _("Un même import SIECLE ferait venir un nombre inhabituel de passeports")
 
 
 class Trigger(models.TextChoices):
@@ -82,6 +103,8 @@ class MatchingRun(models.Model):
 class Transfer(models.Model):
     """One decided (origin student, destination student) pair: the history row both schools see."""
 
+    # The id school pages use in URLs ("signaler une erreur"): opaque, unlike the primary key.
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     created_at = models.DateTimeField(_("date"), db_index=True)
     ine = models.CharField(_("INE"), max_length=11)
     origin_student = models.ForeignKey(
@@ -125,6 +148,19 @@ class Transfer(models.Model):
         blank=True,
         related_name="+",
     )
+    hold_reason = models.CharField(
+        _("raison de la vérification"), max_length=20, choices=HoldReason.choices, blank=True
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("vérifié par"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    reviewed_at = models.DateTimeField(_("vérifié le"), null=True, blank=True)
+    review_note = models.TextField(_("note de vérification"), blank=True)
 
     class Meta:
         verbose_name = _("transfert")
@@ -151,6 +187,43 @@ class Transfer(models.Model):
     @property
     def entries_copied(self) -> int:
         return self.fiches_copied + self.evaluations_copied + self.bilans_copied
+
+
+class TransferReport(models.Model):
+    """ "Signaler une erreur": the origin school tells technical staff a passport went wrongly."""
+
+    transfer = models.ForeignKey(
+        Transfer, verbose_name=_("transfert"), on_delete=models.CASCADE, related_name="reports"
+    )
+    establishment = models.ForeignKey(
+        Establishment, verbose_name=_("établissement"), on_delete=models.CASCADE, related_name="+"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("signalé par"),
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("signalé le"))
+    message = models.TextField(_("message"), blank=True)
+    handled_at = models.DateTimeField(_("traité le"), null=True, blank=True)
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("traité par"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("signalement d'erreur")
+        verbose_name_plural = _("signalements d'erreur")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.transfer} — {self.created_at:%d/%m/%Y}"
 
 
 class ManualAuthorisation(models.Model):

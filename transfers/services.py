@@ -19,8 +19,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from dateutil.relativedelta import relativedelta
+from django.conf import settings
 from django.db import (
     DatabaseError,
     DataError,
@@ -30,14 +32,14 @@ from django.db import (
     connection,
     transaction,
 )
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.formats import date_format
 
 from establishments.models import Establishment
 from students.models import EntryKind, Origin, PassportEntry, Student
 
-from .models import Cause, Kind, MatchingRun, Transfer, Trigger
+from .models import Cause, HoldReason, Kind, MatchingRun, Transfer, Trigger
 
 logger = logging.getLogger(__name__)
 
@@ -332,9 +334,41 @@ class PlannedPair:
         return Cause(self.outcome).label
 
 
+class Decision(NamedTuple):
+    """What the job decides for one pair: a cause ("" to transfer) and, when held, why."""
+
+    origin: Student
+    destination: Student
+    cause: str
+    hold_reason: str = ""
+
+
+def hold_reason_for(origin: Student, destination: Student) -> str:
+    """Why a pair the rules would transfer must first be checked by staff, or "" (docs/transfers.md §4).
+
+    SIECLE files are not signed: an arrival typed into a school's own file could pull another
+    school's records. The files carry evidence of where a student comes from; when it disagrees,
+    the pair waits for technical staff instead of being copied at once.
+    """
+    previous = destination.previous_uai
+    if previous and previous not in {origin.establishment.uai, origin.previous_uai}:
+        return HoldReason.PREVIOUS_SCHOOL
+    if destination.entered_on and origin.entered_on and destination.entered_on < origin.entered_on:
+        return HoldReason.ENTRY_DATE
+    return ""
+
+
+def _decide(origin: Student, destination: Student, volume_held: bool) -> Decision:
+    cause = decide_pair(origin, destination)
+    if cause:
+        return Decision(origin, destination, cause)
+    reason = hold_reason_for(origin, destination) or (HoldReason.VOLUME if volume_held else "")
+    return Decision(origin, destination, Cause.HELD if reason else "", reason)
+
+
 def _decide_destination(
-    destination: Student, candidates: list[Student], decided_recent: datetime | None
-) -> list[tuple[Student, str]]:
+    destination: Student, candidates: list[Student], decided_recent: datetime | None, volume_held: bool
+) -> list[Decision]:
     """Decide the undecided candidate origins of one destination.
 
     The most recently deactivated origin is the origin; the others are "not used". An origin
@@ -344,10 +378,37 @@ def _decide_destination(
     decisions = []
     for index, origin in enumerate(candidates):
         if index == 0 and (decided_recent is None or origin.deactivated_at > decided_recent):
-            decisions.append((origin, decide_pair(origin, destination)))
+            decisions.append(_decide(origin, destination, volume_held))
         else:
-            decisions.append((origin, Cause.MORE_RECENT_ORIGIN))
+            decisions.append(Decision(origin, destination, Cause.MORE_RECENT_ORIGIN))
     return decisions
+
+
+def hold_above() -> int:
+    """One SIECLE import pulling more passports than this is held for review (TRANSFER_HOLD_ABOVE)."""
+    return settings.TRANSFER_HOLD_ABOVE
+
+
+def _imports_over_volume(destinations: list[Student], now: datetime) -> set[int]:
+    """The SIECLE imports, among those that created ``destinations``, that would pull more than
+    ``hold_above()`` passports: their destinations with an eligible origin, decided or not."""
+    imports = {d.created_by_import_id for d in destinations if d.created_by_import_id}
+    if not imports:
+        return set()
+    start = window_start(now)
+    origins = Student.objects.filter(origin_conditions(start, now), ine=OuterRef("ine")).exclude(
+        establishment=OuterRef("establishment")
+    )
+    counts = (
+        Student.objects.filter(created_by_import__in=imports, origin=Origin.SIECLE, created_at__gt=start)
+        .exclude(ine="")
+        .filter(Exists(origins))
+        .values("created_by_import")
+        .annotate(pulled=Count("pk"))
+        .filter(pulled__gt=hold_above())
+        .values_list("created_by_import", flat=True)
+    )
+    return set(counts)
 
 
 def _undecided_origins(start: datetime, now: datetime):
@@ -382,8 +443,9 @@ def candidate_destination_ids(now: datetime, establishment: Establishment | None
     )
 
 
-def _batch_decisions(destinations: list[Student], now: datetime) -> list[tuple[Student, Student, str]]:
-    """Two queries for the whole batch: the eligible origins, and what is already decided."""
+def _batch_decisions(destinations: list[Student], now: datetime) -> list[Decision]:
+    """Three queries for the whole batch: the eligible origins, what is already decided, and the
+    imports whose volume holds their pairs for review."""
     start = window_start(now)
     by_ine: dict[str, list[Student]] = defaultdict(list)
     origins = Student.objects.select_related("establishment").filter(
@@ -402,6 +464,7 @@ def _batch_decisions(destinations: list[Student], now: datetime) -> list[tuple[S
             destination_id not in decided_recent or deactivated_at > decided_recent[destination_id]
         ):
             decided_recent[destination_id] = deactivated_at
+    over_volume = _imports_over_volume(destinations, now)
     decisions = []
     for destination in destinations:
         candidates = [
@@ -411,8 +474,10 @@ def _batch_decisions(destinations: list[Student], now: datetime) -> list[tuple[S
             and o.pk not in decided[destination.pk]
             and enrolled_after(o, destination)
         ]
-        for origin, cause in _decide_destination(destination, candidates, decided_recent.get(destination.pk)):
-            decisions.append((origin, destination, cause))
+        volume_held = destination.created_by_import_id in over_volume
+        decisions += _decide_destination(
+            destination, candidates, decided_recent.get(destination.pk), volume_held
+        )
     return decisions
 
 
@@ -584,22 +649,23 @@ def _student_name(student: Student) -> str:
     return f"{student.last_name} {student.first_name}".strip()
 
 
-def _write_decisions(decisions, run: MatchingRun, now: datetime) -> list[Transfer]:
+def _write_decisions(decisions: list[Decision], run: MatchingRun, now: datetime) -> list[Transfer]:
     rows = [
         Transfer(
             created_at=now,
-            ine=destination.ine,
-            origin_student=origin,
-            destination_student=destination,
-            origin_establishment_id=origin.establishment_id,
-            destination_establishment_id=destination.establishment_id,
-            student_name=_student_name(destination),
+            ine=decision.destination.ine,
+            origin_student=decision.origin,
+            destination_student=decision.destination,
+            origin_establishment_id=decision.origin.establishment_id,
+            destination_establishment_id=decision.destination.establishment_id,
+            student_name=_student_name(decision.destination),
             kind=Kind.AUTOMATIC,
-            done=cause == "",
-            cause=cause,
+            done=decision.cause == "",
+            cause=decision.cause,
+            hold_reason=decision.hold_reason,
             run=run,
         )
-        for origin, destination, cause in decisions
+        for decision in decisions
     ]
     return Transfer.objects.bulk_create(rows)
 
@@ -813,11 +879,17 @@ def run_matching(
     return _finish(run, status)
 
 
-def _notify(transfer_ids: list[int]) -> None:
-    """E-mail the destination administrators; never undoes a transfer (it is committed)."""
-    from .emails import notify_transfers_received
+def notify_done(transfer_ids: list[int]) -> None:
+    """E-mail both sides of done transfers: counts and a link, no names (after commit)."""
+    from .emails import notify_transfers_received, notify_transfers_sent
 
-    transaction.on_commit(lambda: notify_transfers_received(transfer_ids), robust=True)
+    notify_transfers_received(transfer_ids)
+    notify_transfers_sent(transfer_ids)
+
+
+def _notify(transfer_ids: list[int]) -> None:
+    """E-mail both schools' administrators after commit; never undoes a transfer (it is committed)."""
+    transaction.on_commit(lambda: notify_done(transfer_ids), robust=True)
 
 
 def plan_matching(
@@ -832,8 +904,8 @@ def plan_matching(
                 destination_conditions(window_start(now), now), pk__in=ids[start : start + batch_size]
             )
         )
-        for origin, destination, cause in _batch_decisions(destinations, now):
-            planned.append(PlannedPair(origin, destination, cause or TRANSFER))
+        for decision in _batch_decisions(destinations, now):
+            planned.append(_planned(decision))
     return planned
 
 
@@ -876,4 +948,9 @@ def _plan_for(records: list[Student], now: datetime) -> list[PlannedPair]:
     destinations = [r for r in records if r.pk in eligible]
     if not destinations:
         return []
-    return [PlannedPair(o, d, cause or TRANSFER) for o, d, cause in _batch_decisions(destinations, now)]
+    return [_planned(decision) for decision in _batch_decisions(destinations, now)]
+
+
+def _planned(decision: Decision) -> PlannedPair:
+    reason = HoldReason(decision.hold_reason).label if decision.hold_reason else ""
+    return PlannedPair(decision.origin, decision.destination, decision.cause or TRANSFER, reason)

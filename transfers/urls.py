@@ -9,4 +9,9 @@ urlpatterns = [
         views.transfer_history_csv,
         name="transfer-history-csv",
     ),
+    path(
+        "etablissements/<str:uai>/transferts/<uuid:transfer>/signaler/",
+        views.transfer_report,
+        name="transfer-report",
+    ),
 ]

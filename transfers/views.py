@@ -9,15 +9,16 @@ from __future__ import annotations
 import csv
 
 from django import forms
+from django.contrib import messages
 from django.core.paginator import Page, Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict, StreamingHttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
 from establishments.access import STAFF_ROLES, school_view
 
-from . import history
+from . import history, reports
 from .charts import chart_description, month_label, monthly_chart_svg
 
 PAGE_SIZE = 25
@@ -143,3 +144,31 @@ def transfer_history_csv(request: HttpRequest) -> HttpResponse:
     )
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+class TransferReportForm(forms.Form):
+    message = forms.CharField(
+        label="Ce qui ne va pas (facultatif)",
+        required=False,
+        max_length=reports.MAX_MESSAGE_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Par exemple : l'élève n'a pas quitté l'établissement, ou il est parti ailleurs. "
+        "N'indiquez pas d'autre information personnelle que nécessaire.",
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@school_view(read=STAFF_ROLES, write=STAFF_ROLES)
+def transfer_report(request: HttpRequest, transfer: str) -> HttpResponse:
+    """ "Signaler une erreur" on a row of "Élèves partis": only the origin school reaches it."""
+    establishment = request.establishment
+    row = get_object_or_404(history.transfers_sent(establishment), public_id=transfer)
+    form = TransferReportForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        reports.transfer_report_create(
+            establishment, row, user=request.user, now=timezone.now(), message=form.cleaned_data["message"]
+        )
+        messages.success(request, "Merci : l'assistance technique a été prévenue et vérifiera ce transfert.")
+        return redirect("transfer-history", uai=establishment.uai)
+    context = {"establishment": establishment, "row": history.HistoryRow(row, history.SENT), "form": form}
+    return render(request, "transfers/report.html", context, status=400 if form.errors else 200)

@@ -26,6 +26,12 @@ COMMANDS_WITH_AT = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection(monkeypatch):
+    # run_from_argv closes every connection when it ends, which would end the test's transaction.
+    monkeypatch.setattr("django.db.connections.close_all", lambda: None)
+
+
 def run(capsys, *args) -> tuple[int, str]:
     """Run a command as the shell does: exit code and what stderr printed."""
     with pytest.raises(SystemExit) as exit_info:

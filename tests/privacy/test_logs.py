@@ -81,7 +81,9 @@ def test_imports_runs_and_purges_log_no_name_and_no_ine(
         import_siecle_export(old, render_export(old.uai, students), "a.xml", now=earlier)
         for student in Student.objects.filter(establishment=old, ine__in=[s.ine for s in moving]):
             PassportEntryFactory(student=student)
-        arrivals = [dataclasses.replace(s, siecle_id=f"99{n}") for n, s in enumerate(moving)]
+        arrivals = [
+            dataclasses.replace(s, siecle_id=f"99{n}", previous_uai=old.uai) for n, s in enumerate(moving)
+        ]
         arrivals_file = tmp_path / "arrivals.xml"
         arrivals_file.write_bytes(render_export(new.uai, arrivals))
         call_command("import_siecle", new.uai, str(arrivals_file), "--at", earlier.isoformat())

@@ -42,7 +42,7 @@ def _arrival_then_departure_file(old, new):
     earlier = timezone.now() - timedelta(days=60)
     import_siecle_export(old, render_export(old.uai, students), "a.xml", now=earlier)
     PassportEntryFactory(student=Student.objects.get(establishment=old, ine=students[0].ine))
-    arriving = dataclasses.replace(students[0], siecle_id="990001")
+    arriving = dataclasses.replace(students[0], siecle_id="990001", previous_uai=old.uai)
     import_siecle_export(new, render_export(new.uai, [arriving]), "b.xml", now=earlier)
     return render_export(old.uai, students[1:])
 

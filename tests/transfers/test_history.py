@@ -104,7 +104,14 @@ def test_the_sent_table_shows_the_destination_and_the_french_cause_of_a_refusal(
     response = page(client_for(admin_user), establishment)
 
     assert table(response, "partis") == [
-        ["16/09/2026", "MARTIN Hugo", "0920131T — Lycée Auguste-Renoir", "non", "Identité différente"]
+        [
+            "16/09/2026",
+            "MARTIN Hugo",
+            "0920131T — Lycée Auguste-Renoir",
+            "non",
+            "Identité différente",
+            "Signaler une erreur pour MARTIN Hugo",
+        ]
     ]
     assert table(response, "recus") == [["Aucun élève reçu sur cette période."]]
 

@@ -42,7 +42,7 @@ def _move_one_student(old, new):
     import_siecle_export(old, render_export(old.uai, students), "a.xml", now=earlier)
     origin = Student.objects.get(establishment=old, ine=moving.ine)
     PassportEntryFactory(student=origin)
-    arriving = dataclasses.replace(moving, siecle_id="990001", class_code="2MRC")
+    arriving = dataclasses.replace(moving, siecle_id="990001", class_code="2MRC", previous_uai=old.uai)
     import_siecle_export(new, render_export(new.uai, [arriving]), "b.xml", now=earlier)
     left = dataclasses.replace(moving, left_on=timezone.localdate())
     import_siecle_export(old, render_export(old.uai, [left, *students[1:]]), "a2.xml", now=timezone.now())

@@ -89,7 +89,9 @@ class Command(BaseCommand):
         # The student moves: the old school's export shows the departure, the new one the arrival.
         left = [dataclasses.replace(s, left_on=(now - timedelta(days=2)).date()) if s is moving else s
                 for s in henri4_students]  # fmt: skip
-        arrival = dataclasses.replace(moving, siecle_id="7000001", class_code="1AGORA")
+        arrival = dataclasses.replace(
+            moving, siecle_id="7000001", class_code="1AGORA", previous_uai=henri4.uai
+        )
         import_siecle_export(
             henri4, render_export(henri4.uai, left), "demo-2.xml", now=now - timedelta(days=1)
         )
