@@ -1,4 +1,4 @@
-"""Reading SIECLE exports (DESIGN §3 "SIECLE import", §7 "Formats"), without any database.
+"""Reading SIECLE exports without any database; what is accepted and refused: docs/siecle-format.md.
 
 ``read_student_file`` turns the bytes of an *ElevesSansAdresses* / *ElevesAvecAdresses* export (XML,
 or the ZIP SIECLE delivers it in) into a :class:`SiecleExport`; ``read_nomenclature`` turns a
@@ -19,6 +19,10 @@ Parsing choices, because uploads are untrusted and files reach 20,000 students:
   expansion attempted before that.
 - ZIP members are streamed through a reader that counts what is actually decompressed, because
   the sizes in a ZIP header are written by whoever made the archive.
+- The same reader decides the encoding (an allow-list, and UTF-8 bytes under a single-byte
+  declaration) and hands lxml UTF-8 only, so that no wrongly decoded name is ever stored.
+- Every text value goes through :func:`cerisepro.text.strip_unsafe_characters` (bidi overrides,
+  zero-width and control characters) and is checked against the size of its database column.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from zoneinfo import ZoneInfo
 
 from lxml import etree
 
+from cerisepro.text import strip_unsafe_characters
 from students.ine import APPRENTICE, BEA, BEA_BAD_KEY, INVALID, RNIE, UNUSUAL, ine_kind, normalize_ine
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -49,6 +54,21 @@ RATIO_FLOOR_BYTES = 1024 * 1024
 READ_CHUNK_BYTES = 64 * 1024
 # Warnings are stored and shown to the administrator: list a few students, then count the rest.
 MAX_LISTED = 10
+
+# The sizes of the students.models.Student columns (this module stays database-free; a test keeps
+# them equal). A longer value would be cut on storage but matched in full on the next import.
+SIECLE_ID_MAX_LENGTH = 20
+LAST_NAME_MAX_LENGTH = 100
+FIRST_NAME_MAX_LENGTH = 100
+CLASS_CODE_MAX_LENGTH = 50
+MEF_CODE_MAX_LENGTH = 11
+MAX_LENGTHS = {
+    "siecle_id": SIECLE_ID_MAX_LENGTH,
+    "last_name": LAST_NAME_MAX_LENGTH,
+    "first_name": FIRST_NAME_MAX_LENGTH,
+    "class_code": CLASS_CODE_MAX_LENGTH,
+    "mef_code": MEF_CODE_MAX_LENGTH,
+}
 
 # Plausible birth dates (docs/siecle-format.md, "Dates"): not before 1900, and not after the day of
 # the import (``today``), else the day of the export, else the end of 2100 when neither is known.
@@ -133,6 +153,11 @@ class SiecleStudent:
     @property
     def ine_kind(self) -> str:
         return ine_kind(self.ine)
+
+    @property
+    def identity_complete(self) -> bool:
+        """Last name, first name and birth date all known: without them no transfer is proposed."""
+        return bool(self.last_name and self.first_name and self.birth_date)
 
 
 @dataclass
@@ -259,7 +284,7 @@ def _open_source(data: bytes, filename: str, member_re: re.Pattern[str], expecte
         raise _too_big_error()
     if data[:4] in _ZIP_MAGICS:
         return _open_zip_member(data, member_re, expected)
-    return _GuardedReader(io.BytesIO(data), MAX_XML_BYTES), filename
+    return _GuardedReader(io.BytesIO(data), MAX_XML_BYTES), strip_unsafe_characters(filename)
 
 
 def _open_zip_member(data: bytes, member_re: re.Pattern[str], expected: str):
@@ -283,7 +308,7 @@ def _open_zip_member(data: bytes, member_re: re.Pattern[str], expected: str):
             "encrypted or unsupported ZIP member",
         ) from None
     ratio_limit = max(RATIO_FLOOR_BYTES, MAX_COMPRESSION_RATIO * info.compress_size)
-    return _GuardedReader(stream, MAX_XML_BYTES, ratio_limit), info.filename
+    return _GuardedReader(stream, MAX_XML_BYTES, ratio_limit), strip_unsafe_characters(info.filename)
 
 
 def _refuse_unsafe_member_name(name: str) -> None:
@@ -291,7 +316,7 @@ def _refuse_unsafe_member_name(name: str) -> None:
     parts = re.split(r"[\\/]", name)
     absolute = name.startswith(("/", "\\")) or bool(re.match(r"^[A-Za-z]:", name))
     if absolute or ".." in parts:
-        shown = name if len(name) <= 80 else name[:77] + "…"
+        shown = strip_unsafe_characters(name if len(name) <= 80 else name[:77] + "…")
         raise _invalid(
             f"l'archive ZIP contient un chemin de fichier dangereux (« {shown} »). "
             "Utilisez l'archive téléchargée depuis SIECLE.",
@@ -378,7 +403,7 @@ def _check_document(tree: etree._ElementTree, root_tag: str) -> None:
             "« Nomenclature » exporté de SIECLE.",
             "this is the students export, not the Nomenclature file",
         )
-    shown = str(tag)[:40]
+    shown = strip_unsafe_characters(str(tag)[:40])
     raise _invalid(
         f"l'élément racine est « {shown} » au lieu de « {root_tag} ». {_HELP}",
         f"wrong root element {shown!r} (expected {root_tag})",
@@ -438,8 +463,13 @@ def _parent_tag(element: etree._Element) -> str:
     return parent.tag if parent is not None else ""
 
 
+def _clean(value: str | None) -> str:
+    """A text value as stored: without unsafe characters (docs/siecle-format.md), stripped."""
+    return strip_unsafe_characters(value).strip() if value else ""
+
+
 def _text(element: etree._Element | None) -> str:
-    return (element.text or "").strip() if element is not None else ""
+    return _clean(element.text) if element is not None else ""
 
 
 # --- Dates --------------------------------------------------------------------------------------
@@ -461,15 +491,16 @@ def _parse_student_date(value: str | None, field_name: str, eleve_id: str) -> da
     except ValueError:
         pass
     label = _DATE_LABELS.get(field_name, field_name)
+    shown = strip_unsafe_characters(value[:20])
     raise _invalid(
-        f"la {label} ({field_name}) de l'élève n° {eleve_id} est impossible : « {value[:20]} » "
+        f"la {label} ({field_name}) de l'élève n° {eleve_id} est impossible : « {shown} » "
         "(format attendu jj/mm/aaaa). Corrigez la fiche dans SIECLE puis refaites l'export.",
-        f"invalid {field_name} {value[:20]!r} for ELEVE_ID {eleve_id}",
+        f"invalid {field_name} {shown!r} for ELEVE_ID {eleve_id}",
     )
 
 
 def _implausible_birth_date_error(eleve_id: str, value: str | None, latest: date) -> SiecleFileError:
-    shown = (value or "").strip()[:20]
+    shown = strip_unsafe_characters((value or "").strip()[:20])
     return _invalid(
         f"la date de naissance (DATE_NAISS) de l'élève n° {eleve_id} est invraisemblable : « {shown} » "
         f"(elle doit être comprise entre le {EARLIEST_BIRTH_DATE:%d/%m/%Y} et le {latest:%d/%m/%Y}). "
@@ -524,6 +555,8 @@ class _StudentFileState:
     eleve_ids: set[str] = field(default_factory=set)
     eleve_id_by_ine: dict[str, str] = field(default_factory=dict)
     class_by_eleve_id: dict[str, str] = field(default_factory=dict)
+    # ELEVE_IDs whose NOM_DE_FAMILLE was empty and replaced by their NOM_USAGE.
+    usual_name_ids: list[str] = field(default_factory=list)
 
 
 def read_student_file(data: bytes, filename: str = "", *, today: date | None = None) -> SiecleExport:
@@ -567,12 +600,14 @@ def _read_parameters(element: etree._Element, state: _StudentFileState) -> None:
 
 
 def _read_eleve(element: etree._Element, state: _StudentFileState) -> None:
-    eleve_id = (element.get("ELEVE_ID") or "").strip()
+    eleve_id = _clean(element.get("ELEVE_ID"))
     if not eleve_id:
         raise _invalid(
             f"un élève n'a pas d'identifiant ELEVE_ID (ligne {element.sourceline}). {_HELP}",
             f"ELEVE without ELEVE_ID at line {element.sourceline}",
         )
+    if len(eleve_id) > SIECLE_ID_MAX_LENGTH:
+        raise _too_long_id_error(eleve_id, element.sourceline)
     if eleve_id in state.eleve_ids:
         raise _invalid(
             f"l'identifiant d'élève n° {eleve_id} apparaît deux fois. {_HELP}",
@@ -582,6 +617,10 @@ def _read_eleve(element: etree._Element, state: _StudentFileState) -> None:
     # One pass over the children is cheaper than one findtext() per field (measured: 5×).
     values = {tag: child.text for child in element if (tag := child.tag) in _ELEVE_FIELDS}
     record = _eleve_record(eleve_id, values)
+    if not record.last_name and record.usual_last_name:
+        # NOM_USAGE stands in for an empty NOM_DE_FAMILLE / NOM, with a warning (docs/siecle-format.md).
+        record = record._replace(last_name=record.usual_last_name)
+        state.usual_name_ids.append(eleve_id)
     _check_eleve(record, values, element.sourceline, state)
     _check_unique_ine(record.ine, eleve_id, state)
     state.records.append(record)
@@ -590,17 +629,17 @@ def _read_eleve(element: etree._Element, state: _StudentFileState) -> None:
 def _eleve_record(eleve_id: str, values: dict[str, str | None]) -> _EleveRecord:
     # Written for speed (it runs once per student): no helper closure, dates parsed unstripped.
     get = values.get
-    prenom2, prenom3 = (get("PRENOM2") or "").strip(), (get("PRENOM3") or "").strip()
+    prenom2, prenom3 = _clean(get("PRENOM2")), _clean(get("PRENOM3"))
     return _EleveRecord(
         eleve_id=eleve_id,
-        ine=normalize_ine(get("ID_NATIONAL")),
-        last_name=(get("NOM_DE_FAMILLE") or get("NOM") or "").strip(),
-        first_name=(get("PRENOM") or "").strip(),
+        ine=normalize_ine(_clean(get("ID_NATIONAL"))),
+        last_name=_clean(get("NOM_DE_FAMILLE")) or _clean(get("NOM")),
+        first_name=_clean(get("PRENOM")),
         birth_date=_parse_student_date(get("DATE_NAISS"), "DATE_NAISS", eleve_id),
-        mef_code=(get("CODE_MEF") or "").strip(),
+        mef_code=_clean(get("CODE_MEF")),
         left_on=_parse_student_date(get("DATE_SORTIE"), "DATE_SORTIE", eleve_id),
         entered_on=_parse_student_date(get("DATE_ENTREE"), "DATE_ENTREE", eleve_id),
-        usual_last_name=(get("NOM_USAGE") or "").strip(),
+        usual_last_name=_clean(get("NOM_USAGE")),
         other_first_names=f"{prenom2} {prenom3}".strip() if prenom3 else prenom2,
     )
 
@@ -613,6 +652,38 @@ def _check_eleve(
         raise _implausible_birth_date_error(
             record.eleve_id, values.get("DATE_NAISS"), state.latest_birth_date
         )
+    if (
+        len(record.last_name) > LAST_NAME_MAX_LENGTH
+        or len(record.first_name) > FIRST_NAME_MAX_LENGTH
+        or len(record.mef_code) > MEF_CODE_MAX_LENGTH
+    ):
+        for value, limit, label, tag in (
+            (record.last_name, LAST_NAME_MAX_LENGTH, "nom de famille", "NOM_DE_FAMILLE"),
+            (record.first_name, FIRST_NAME_MAX_LENGTH, "prénom", "PRENOM"),
+            (record.mef_code, MEF_CODE_MAX_LENGTH, "code MEF", "CODE_MEF"),
+        ):
+            if len(value) > limit:
+                raise _too_long_error(record.eleve_id, line, label, tag, len(value), limit)
+
+
+def _too_long_id_error(eleve_id: str, line: int) -> SiecleFileError:
+    shown = eleve_id[:SIECLE_ID_MAX_LENGTH] + "…"
+    return _invalid(
+        f"l'identifiant ELEVE_ID « {shown} » de l'élève de la ligne {line} a {len(eleve_id)} caractères ; "
+        f"{SIECLE_ID_MAX_LENGTH} au plus sont acceptés. {_HELP}",
+        f"ELEVE_ID {shown!r} at line {line} is {len(eleve_id)} characters long "
+        f"(at most {SIECLE_ID_MAX_LENGTH})",
+    )
+
+
+def _too_long_error(
+    eleve_id: str, line: int, label: str, tag: str, length: int, limit: int
+) -> SiecleFileError:
+    return _invalid(
+        f"le {label} ({tag}) de l'élève n° {eleve_id} (ligne {line}) a {length} caractères ; {limit} au plus "
+        "sont acceptés. Corrigez la fiche dans SIECLE puis refaites l'export.",
+        f"{tag} of ELEVE_ID {eleve_id} at line {line} is {length} characters long (at most {limit})",
+    )
 
 
 def _check_unique_ine(ine: str, eleve_id: str, state: _StudentFileState) -> None:
@@ -629,20 +700,24 @@ def _check_unique_ine(ine: str, eleve_id: str, state: _StudentFileState) -> None
 
 
 def _read_structures(element: etree._Element, state: _StudentFileState) -> None:
-    eleve_id = (element.get("ELEVE_ID") or "").strip()
+    eleve_id = _clean(element.get("ELEVE_ID"))
     if not eleve_id or eleve_id in state.class_by_eleve_id:
         return
     for structure in element:
-        fields = {child.tag: (child.text or "").strip() for child in structure}
+        fields = {child.tag: _clean(child.text) for child in structure}
         # D is the class (division); G groups are ignored.
-        if fields.get("TYPE_STRUCTURE", "").upper() == "D" and fields.get("CODE_STRUCTURE"):
-            state.class_by_eleve_id[eleve_id] = fields["CODE_STRUCTURE"]
+        code = fields.get("CODE_STRUCTURE")
+        if fields.get("TYPE_STRUCTURE", "").upper() == "D" and code:
+            if len(code) > CLASS_CODE_MAX_LENGTH:
+                line, limit = structure.sourceline, CLASS_CODE_MAX_LENGTH
+                raise _too_long_error(eleve_id, line, "code de classe", "CODE_STRUCTURE", len(code), limit)
+            state.class_by_eleve_id[eleve_id] = code
             return
 
 
 def _build_export(state: _StudentFileState, file_name: str) -> SiecleExport:
     parameters = state.parameters or {}
-    uai = parameters.get("UAJ", "").strip().upper()
+    uai = parameters.get("UAJ", "").upper()
     if not uai:
         raise _invalid(
             f"le code de l'établissement (PARAMETRES/UAJ) est absent. {_HELP}",
@@ -654,6 +729,7 @@ def _build_export(state: _StudentFileState, file_name: str) -> SiecleExport:
     if exported_at is None:
         warnings.append("La date de l'export (PARAMETRES/HORODATAGE, DATE_EXPORT) est absente ou illisible.")
     school_year = _school_year(parameters.get("ANNEE_SCOLAIRE", ""), warnings)
+    warnings.extend(_usual_name_warnings(state.usual_name_ids))
     warnings.extend(student_warnings(students))
     return SiecleExport(
         uai=uai,
@@ -714,7 +790,15 @@ def student_warnings(students: list[SiecleStudent]) -> list[str]:
     without_class = [student.siecle_id for student in students if not student.class_code]
     if without_class:
         warnings.append(_without_class_warning(without_class))
+    warnings.extend(_incomplete_identity_warnings(students))
     return warnings
+
+
+def _listed_briefly(lines: list[str], plural: str) -> list[str]:
+    """The first MAX_LISTED lines, then how many more."""
+    if len(lines) <= MAX_LISTED:
+        return lines
+    return [*lines[:MAX_LISTED], f"… et {len(lines) - MAX_LISTED} autres {plural}."]
 
 
 def _ine_warnings(students: list[SiecleStudent]) -> list[str]:
@@ -726,11 +810,40 @@ def _ine_warnings(students: list[SiecleStudent]) -> list[str]:
                 flagged[kind].append(student)
     warnings: list[str] = []
     for kind, (template, plural) in _INE_WARNINGS.items():
-        listed = flagged[kind][:MAX_LISTED]
-        warnings.extend(template.format(id=student.siecle_id, ine=student.ine) for student in listed)
-        if len(flagged[kind]) > MAX_LISTED:
-            warnings.append(f"… et {len(flagged[kind]) - MAX_LISTED} autres {plural}.")
+        lines = [template.format(id=student.siecle_id, ine=student.ine) for student in flagged[kind]]
+        warnings.extend(_listed_briefly(lines, plural))
     return warnings
+
+
+def _usual_name_warnings(eleve_ids: list[str]) -> list[str]:
+    lines = [
+        f"Élève n° {eleve_id} : nom de famille absent, le nom d'usage (NOM_USAGE) le remplace."
+        for eleve_id in eleve_ids
+    ]
+    return _listed_briefly(lines, "élèves dont le nom d'usage remplace le nom de famille absent")
+
+
+def _incomplete_identity_warnings(students: list[SiecleStudent]) -> list[str]:
+    lines = [
+        f"Élève n° {student.siecle_id} : identité incomplète (manque : {_missing_identity(student)}) ; "
+        "il ne pourra pas être transféré."
+        for student in students
+        if not student.identity_complete
+    ]
+    return _listed_briefly(lines, "élèves à l'identité incomplète")
+
+
+def _missing_identity(student: SiecleStudent) -> str:
+    missing = [
+        label
+        for label, value in (
+            ("nom de famille", student.last_name),
+            ("prénom", student.first_name),
+            ("date de naissance", student.birth_date),
+        )
+        if not value
+    ]
+    return ", ".join(missing)
 
 
 def _without_ine_warning(count: int) -> str:
@@ -765,7 +878,7 @@ def read_nomenclature(data: bytes, filename: str = "") -> Nomenclature:
 
 
 def _read_mef(element: etree._Element, labels: dict[str, str]) -> None:
-    code = (element.get("CODE_MEF") or _text(element.find("CODE_MEF"))).strip()
+    code = _clean(element.get("CODE_MEF")) or _text(element.find("CODE_MEF"))
     if not code:
         return
     for tag in ("LIBELLE_LONG", "LIBELLE_EDITION", "FORMATION"):

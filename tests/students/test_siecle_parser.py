@@ -9,6 +9,7 @@ from datetime import date, datetime
 import pytest
 
 from students import siecle
+from students.models import Student
 from students.siecle import PARIS, Nomenclature, SiecleFileError, read_nomenclature, read_student_file
 
 INVALID = "Le fichier n'est pas un export SIECLE valide"
@@ -25,10 +26,17 @@ def export_xml(eleves: str, structures: str = "", *, uai: str = "0750654D", prol
     )
 
 
-def eleve(eleve_id: str, ine: str = "", *, name_tag: str = "NOM_DE_FAMILLE", **fields: str) -> str:
+def eleve(
+    eleve_id: str,
+    ine: str = "",
+    *,
+    name_tag: str = "NOM_DE_FAMILLE",
+    last_name: str = "LEBŒUF",
+    **fields: str,
+) -> str:
     values = {"DATE_NAISS": "12/12/2008", "PRENOM": "Zoé", "CODE_MEF": "24732403310", **fields}
     children = f"<ID_NATIONAL>{ine}</ID_NATIONAL>" if ine else ""
-    children += f"<{name_tag}>LEBŒUF</{name_tag}>"
+    children += f"<{name_tag}>{last_name}</{name_tag}>"
     children += "".join(f"<{tag}>{value}</{tag}>" for tag, value in values.items())
     return f'      <ELEVE ELEVE_ID="{eleve_id}">{children}</ELEVE>\n'
 
@@ -445,6 +453,63 @@ def test_a_nomenclature_without_parametres_has_no_school_code():
     assert nomenclature == Nomenclature(uai="", labels={"24732403310": "2NDPRO GA"})
 
 
+# --- Identity fields -------------------------------------------------------------------------------
+
+
+def test_an_empty_family_name_is_replaced_by_the_usual_name_with_a_warning_naming_the_id():
+    xml = export_xml(eleve("42", "070832327JA", last_name="", NOM_USAGE="DUPONT"), division("42", "2GA2"))
+
+    export = read_student_file(xml.encode("iso-8859-15"))
+
+    [student] = export.students
+    assert (student.last_name, student.usual_last_name) == ("DUPONT", "DUPONT")
+    assert student.identity_complete
+    assert export.warnings == ["Élève n° 42 : nom de famille absent, le nom d'usage (NOM_USAGE) le remplace."]
+
+
+def test_the_usual_name_does_not_replace_a_family_name():
+    xml = export_xml(eleve("42", "070832327JA", NOM_USAGE="DUPONT"), division("42", "2GA2"))
+
+    export = read_student_file(xml.encode("iso-8859-15"))
+
+    assert export.students[0].last_name == "LEBŒUF"
+    assert export.warnings == []
+
+
+def test_rows_without_last_name_first_name_or_birth_date_get_a_warning_naming_their_id_only():
+    eleves = (
+        eleve("1", "070832327JA", last_name="")
+        + eleve("2", "0494004062M", PRENOM="")
+        + eleve("3", "0113014881M", DATE_NAISS="", PRENOM=" ")
+        + eleve("4", "070832328JA")
+    )
+    structures = "".join(division(str(n), "2GA2") for n in range(1, 5))
+
+    export = read_student_file(export_xml(eleves, structures).encode("iso-8859-15"))
+
+    assert [student.identity_complete for student in export.students] == [False, False, False, True]
+    assert export.warnings == [
+        "Élève n° 1 : identité incomplète (manque : nom de famille) ; il ne pourra pas être transféré.",
+        "Élève n° 2 : identité incomplète (manque : prénom) ; il ne pourra pas être transféré.",
+        "Élève n° 3 : identité incomplète (manque : prénom, date de naissance) ; il ne pourra pas être "
+        "transféré.",
+    ]
+    assert not any("LEBŒUF" in warning or "JA" in warning for warning in export.warnings)
+
+
+def test_many_incomplete_identities_are_listed_briefly():
+    eleves = "".join(eleve(str(n), PRENOM="") for n in range(1, 26))
+    structures = "".join(division(str(n), "2GA2") for n in range(1, 26))
+
+    export = read_student_file(export_xml(eleves, structures).encode("iso-8859-15"))
+
+    identity = [
+        warning for warning in export.warnings if "identité incomplète" in warning or "autres" in warning
+    ]
+    assert len(identity) == siecle.MAX_LISTED + 1
+    assert identity[-1] == "… et 15 autres élèves à l'identité incomplète."
+
+
 # --- Birth dates -------------------------------------------------------------------------------------
 
 
@@ -481,3 +546,69 @@ def test_without_an_export_date_birth_dates_are_accepted_up_to_2100():
 
     assert read_student_file(without_export_date("31/12/2100")).students[0].birth_date == date(2100, 12, 31)
     assert "entre le 01/01/1900 et le 31/12/2100" in refusal(without_export_date("01/01/2101"))
+
+
+# --- Field lengths -------------------------------------------------------------------------------------
+
+
+def test_the_parser_limits_are_the_sizes_of_the_student_columns():
+    columns = {name: Student._meta.get_field(name).max_length for name in siecle.MAX_LENGTHS}
+
+    assert (
+        columns
+        == siecle.MAX_LENGTHS
+        == {
+            "siecle_id": 20,
+            "last_name": 100,
+            "first_name": 100,
+            "class_code": 50,
+            "mef_code": 11,
+        }
+    )
+
+
+def test_an_eleve_id_too_long_for_its_column_is_refused_shown_truncated_with_its_line():
+    long_id = "1234567890" * 3
+    xml = export_xml(eleve("1", "070832327JA") + eleve(long_id, "0494004062M"))
+
+    message = refusal(xml.encode("iso-8859-15"))
+
+    assert (
+        "l'identifiant ELEVE_ID « 12345678901234567890… » de l'élève de la ligne 7 a 30 caractères" in message
+    )
+    assert "20 au plus" in message
+    assert long_id not in message
+
+
+@pytest.mark.parametrize(
+    ("fields", "structure", "label", "length", "limit"),
+    [
+        ({"last_name": "A" * 101}, "2GA2", "nom de famille (NOM_DE_FAMILLE)", 101, 100),
+        ({"PRENOM": "Zoé" * 34}, "2GA2", "prénom (PRENOM)", 102, 100),
+        ({"CODE_MEF": "247324033101"}, "2GA2", "code MEF (CODE_MEF)", 12, 11),
+        ({}, "C" * 51, "code de classe (CODE_STRUCTURE)", 51, 50),
+    ],
+)
+def test_a_value_too_long_for_its_column_is_refused_naming_the_student_and_the_line(
+    fields, structure, label, length, limit
+):
+    xml = export_xml(
+        eleve("1", "070832327JA") + eleve("777", "0494004062M", **fields), division("777", structure)
+    )
+
+    message = refusal(xml.encode("iso-8859-15"))
+
+    assert f"le {label} de l'élève n° 777 (ligne " in message
+    assert f"a {length} caractères ; {limit} au plus sont acceptés" in message
+
+
+def test_values_as_long_as_their_columns_are_accepted():
+    xml = export_xml(
+        eleve("9" * 20, "070832327JA", last_name="A" * 100, PRENOM="é" * 100, CODE_MEF="24732403310"),
+        division("9" * 20, "C" * 50),
+    )
+
+    [student] = read_student_file(xml.encode("iso-8859-15")).students
+
+    assert (len(student.siecle_id), len(student.last_name), len(student.first_name)) == (20, 100, 100)
+    assert len(student.class_code) == 50

@@ -14,6 +14,7 @@ import pytest
 from cerisepro.text import strip_unsafe_characters
 from establishments.forms import DetailsForm, TransferForm
 from students.passport_forms import BilanForm, EvaluationForm, FicheForm
+from students.siecle import read_nomenclature, read_student_file
 
 RLO = "\u202e"  # RIGHT-TO-LEFT OVERRIDE
 BIDI_CONTROLS = [
@@ -84,6 +85,94 @@ def test_a_zero_width_character_between_a_letter_and_its_accent_does_not_stop_no
 )
 def test_ordinary_names_in_any_script_are_kept_as_they_are(value):
     assert strip_unsafe_characters(value) == value
+
+
+# --- SIECLE files -----------------------------------------------------------------------------------
+
+
+def siecle_file(
+    *, uai: str = "0750654D", eleve_id: str = "1", class_code: str = "2GA2", **fields: str
+) -> bytes:
+    values = {
+        "ID_NATIONAL": "070832327JA",
+        "NOM_DE_FAMILLE": "LEBŒUF",
+        "PRENOM": "Zoé",
+        "DATE_NAISS": "12/12/2008",
+        "CODE_MEF": "24732403310",
+        **fields,
+    }
+    children = "".join(f"<{tag}>{value}</{tag}>" for tag, value in values.items())
+    xml = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<BEE_ELEVES VERSION="3.0">\n'
+        f"<PARAMETRES><UAJ>{uai}</UAJ><DATE_EXPORT>20/10/2025</DATE_EXPORT></PARAMETRES>\n"
+        f'<DONNEES><ELEVES>\n<ELEVE ELEVE_ID="{eleve_id}">{children}</ELEVE>\n</ELEVES>\n<STRUCTURES>\n'
+        f'<STRUCTURES_ELEVE ELEVE_ID="{eleve_id}"><STRUCTURE><CODE_STRUCTURE>{class_code}</CODE_STRUCTURE>'
+        "<TYPE_STRUCTURE>D</TYPE_STRUCTURE></STRUCTURE></STRUCTURES_ELEVE>\n</STRUCTURES></DONNEES></BEE_ELEVES>\n"
+    )
+    return xml.encode("utf-8")
+
+
+def test_a_siecle_row_with_a_right_to_left_override_in_its_name_is_read_without_it():
+    data = siecle_file(NOM_DE_FAMILLE=f"LEB{RLO}ŒUF", PRENOM=f"Zo{RLO}é")
+
+    [student] = read_student_file(data).students
+
+    assert (student.last_name, student.first_name) == ("LEBŒUF", "Zoé")
+
+
+def test_every_text_field_of_a_siecle_row_is_read_without_unsafe_characters():
+    data = siecle_file(
+        uai=f"{RLO}0750654D",
+        eleve_id="18\u200b16400",
+        class_code="2GA2\u2066",
+        ID_NATIONAL="070832327JA\u200b",
+        NOM_USAGE="DUPONT\u200f",
+        PRENOM="Jean\nPierre",
+        PRENOM2="Koï\u200dta\u0090",
+        CODE_MEF="\ufeff24732403310",
+    )
+
+    export = read_student_file(data)
+
+    [student] = export.students
+    assert export.uai == "0750654D"
+    assert (student.siecle_id, student.ine, student.class_code, student.mef_code) == (
+        "1816400",
+        "070832327JA",
+        "2GA2",
+        "24732403310",
+    )
+    assert (student.first_name, student.usual_last_name, student.other_first_names) == (
+        "Jean Pierre",
+        "DUPONT",
+        "Koïta",
+    )
+    assert export.warnings == []
+
+
+def test_a_name_made_only_of_invisible_characters_counts_as_missing():
+    export = read_student_file(siecle_file(PRENOM="\u200b\u202e"))
+
+    assert export.students[0].first_name == ""
+    assert "Élève n° 1 : identité incomplète (manque : prénom)" in export.warnings[0]
+
+
+def test_a_name_decomposed_by_another_tool_is_read_composed():
+    [student] = read_student_file(siecle_file(PRENOM="Zoe\u0301")).students
+
+    assert student.first_name == "Zoé"
+
+
+def test_nomenclature_labels_are_read_without_unsafe_characters():
+    xml = (
+        "<BEE_NOMENCLATURES><PARAMETRES><UAJ>0750654D\u202e</UAJ></PARAMETRES><DONNEES><MEFS>"
+        f'<MEF CODE_MEF="24732403310"><LIBELLE_LONG>BAC PRO{RLO} GA</LIBELLE_LONG></MEF>'
+        "</MEFS></DONNEES></BEE_NOMENCLATURES>"
+    )
+
+    nomenclature = read_nomenclature(xml.encode("utf-8"))
+
+    assert (nomenclature.uai, nomenclature.labels) == ("0750654D", {"24732403310": "BAC PRO GA"})
 
 
 # --- Forms ------------------------------------------------------------------------------------------
