@@ -327,23 +327,39 @@ def _refuse_unsafe_member_name(name: str) -> None:
 def _single_member(
     infos: list[zipfile.ZipInfo], member_re: re.Pattern[str], expected: str
 ) -> zipfile.ZipInfo:
-    def base_name(info: zipfile.ZipInfo) -> str:
-        return re.split(r"[\\/]", info.filename)[-1]
-
-    matches = [info for info in infos if not info.is_dir() and member_re.fullmatch(base_name(info))]
+    files = [info for info in infos if not _is_desktop_metadata(info)]
+    matches = [info for info in files if member_re.fullmatch(_base_name(info))]
     if len(matches) == 1:
         return matches[0]
     if not matches:
-        found = ", ".join(base_name(info) for info in infos[:5] if not info.is_dir()) or "aucun fichier"
+        found = ", ".join(_shown_name(info) for info in files[:5]) or "aucun fichier"
         raise _invalid(
             f"l'archive ZIP ne contient pas de fichier {expected} (contenu : {found}).",
             f"no {expected} in the ZIP archive",
         )
-    names = ", ".join(base_name(info) for info in matches[:5])
+    names = ", ".join(_shown_name(info) for info in matches[:5])
     raise _invalid(
         f"l'archive ZIP contient plusieurs fichiers {expected} ({names}) : envoyez-en un seul.",
         f"several {expected} files in the ZIP archive",
     )
+
+
+def _is_desktop_metadata(info: zipfile.ZipInfo) -> bool:
+    """Folders, and what desktops add when they zip: ``__MACOSX/``, ``._name``, ``.DS_Store``…
+
+    macOS "Compresser" stores each file's resource fork as ``__MACOSX/<folder>/._<name>``, which
+    would otherwise count as a second ``ElevesSansAdresses.xml`` (docs/siecle-format.md, "ZIP").
+    """
+    parts = re.split(r"[\\/]", info.filename)
+    return info.is_dir() or not parts[-1] or "__MACOSX" in parts or parts[-1].startswith(".")
+
+
+def _base_name(info: zipfile.ZipInfo) -> str:
+    return re.split(r"[\\/]", info.filename)[-1]
+
+
+def _shown_name(info: zipfile.ZipInfo) -> str:
+    return strip_unsafe_characters(_base_name(info))[:80]
 
 
 def _refuse_declared_bomb(info: zipfile.ZipInfo) -> None:
