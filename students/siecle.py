@@ -27,11 +27,12 @@ Parsing choices, because uploads are untrusted and files reach 20,000 students:
 
 from __future__ import annotations
 
+import codecs
 import io
 import re
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import BinaryIO, NamedTuple
@@ -84,6 +85,10 @@ _UTF8_BOM = b"\xef\xbb\xbf"
 _STUDENT_MEMBER_RE = re.compile(r".*eleves(?:sans|avec)adresses.*\.xml", re.IGNORECASE)
 _NOMENCLATURE_MEMBER_RE = re.compile(r".*nomenclature.*\.xml", re.IGNORECASE)
 _ENCODING_DECLARATION_RE = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
+_NON_ASCII_RE = re.compile(rb"[\x80-\xff]")
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+# The first read is at least this long, so that it holds the whole XML declaration.
+_PROLOG_BYTES = 4096
 _DATE_RE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
 _TIMESTAMP_RE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4}) (\d{1,2}):(\d{2}):(\d{2})")
 
@@ -186,11 +191,19 @@ class Nomenclature:
 
 
 class _GuardedReader:
-    """The file object lxml reads: strips a UTF-8 BOM, enforces size limits, remembers what it saw.
+    """The file object lxml reads: enforces size limits, decides the encoding, remembers what it saw.
 
-    The BOM is dropped because libxml2 lets a BOM override the declaration, so a BOM before
+    A UTF-8 BOM is dropped because libxml2 lets a BOM override the declaration, so a BOM before
     ``encoding="ISO-8859-15"`` (which SIECLE sometimes writes) would decode accents as UTF-8 and fail.
     Without a declaration, XML defaults to UTF-8 anyway.
+
+    The declared encoding must be one of :data:`_SINGLE_BYTE_ENCODINGS` or UTF-8. lxml is always
+    handed UTF-8, with the declaration rewritten to say so: a single-byte file is decoded here,
+    strictly, chunk by chunk, unless its first non-ASCII bytes are valid UTF-8 — a file re-saved in
+    UTF-8 by another tool, read as UTF-8 with a warning instead of giving "GrÃ©gory". Deciding at the
+    first non-ASCII byte needs no look-ahead (what comes before is ASCII either way), and libxml2
+    still refuses any later byte that is not UTF-8, so a wrong guess is refused, never stored.
+    Decoding here costs less than it saves: libxml2 parses UTF-8 faster than ISO-8859-15.
     """
 
     def __init__(self, raw: BinaryIO, size_limit: int, ratio_limit: int | None = None):
@@ -201,6 +214,11 @@ class _GuardedReader:
         self.bytes_read = 0
         self.newlines = 0
         self.eof = False
+        self.warnings: list[str] = []
+        # The single-byte encoding declared (label, decoder); None for UTF-8, declared or found.
+        self.single_byte: tuple[str, Callable[[bytes], str]] | None = None
+        self.utf8_found_under = ""  # the single-byte label of a file found to be UTF-8
+        self._undecided = False
 
     def read(self, size: int = -1) -> bytes:
         chunk = self._read_raw(READ_CHUNK_BYTES if size is None or size < 0 else min(size, READ_CHUNK_BYTES))
@@ -209,9 +227,14 @@ class _GuardedReader:
         if not chunk:
             self.eof = True
             return chunk
+        if self._undecided and not chunk.isascii():
+            chunk = self._choose_encoding(chunk)
         self.bytes_read += len(chunk)
         self._check_limits()
+        lines_before = self.newlines
         self.newlines += chunk.count(b"\n")
+        if self.single_byte is not None and not chunk.isascii():
+            return self._decode(chunk, lines_before)
         return chunk
 
     def _read_raw(self, size: int) -> bytes:
@@ -223,14 +246,72 @@ class _GuardedReader:
             ) from None
 
     def _first_chunk(self, chunk: bytes) -> bytes:
+        # The whole declaration must be in this chunk, to be read and rewritten: read on if short.
+        while len(chunk) < _PROLOG_BYTES and (more := self._read_raw(_PROLOG_BYTES - len(chunk))):
+            chunk += more
         if chunk.startswith(_UTF8_BOM):
             chunk = chunk[len(_UTF8_BOM) :]
-        self.head = chunk[:4096]
+        self.head = chunk[:_PROLOG_BYTES]
         if not chunk.strip():
             raise _empty_file_error()
         if b"<!DOCTYPE" in chunk:
             raise _doctype_error()
+        return self._read_declaration(chunk)
+
+    def _read_declaration(self, chunk: bytes) -> bytes:
+        if chunk[:2] in _UTF16_BOMS or b"\0" in chunk[:4]:
+            # UTF-16 (Notepad's "Unicode"): libxml2 recognises it from the first bytes and decodes it.
+            return chunk
+        match = _ENCODING_DECLARATION_RE.match(chunk)
+        if match is None:
+            if chunk.startswith(b"<?xml") and b"?>" not in chunk:
+                raise _invalid(
+                    f"sa déclaration XML (<?xml … ?>) est incomplète ou anormalement longue. {_HELP}",
+                    f"XML declaration not closed within the first {len(chunk)} bytes",
+                )
+            return chunk  # UTF-8, as XML says; libxml2 refuses bytes that are not
+        declared = match.group(1).decode("ascii")
+        codec = _codec_name(declared)
+        if codec != "utf-8":
+            self.single_byte = _SINGLE_BYTE_ENCODINGS.get(codec)
+            if self.single_byte is None:
+                raise _unsupported_encoding_error(declared)
+            self._undecided = True
+        return chunk[: match.start(1)] + b"UTF-8" + chunk[match.end(1) :]
+
+    def _choose_encoding(self, chunk: bytes) -> bytes:
+        """At the first non-ASCII byte of a single-byte file: are these bytes in fact UTF-8?"""
+        self._undecided = False
+        start = _NON_ASCII_RE.search(chunk).start()
+        while True:
+            try:
+                text = codecs.getincrementaldecoder("utf-8")().decode(chunk[start:])
+            except UnicodeDecodeError:
+                return chunk  # not UTF-8: decoded as declared
+            if text:
+                break
+            more = self._read_raw(READ_CHUNK_BYTES)  # the chunk ends inside a character
+            if not more:
+                return chunk
+            chunk += more
+        label = self.single_byte[0]
+        self.single_byte, self.utf8_found_under = None, label
+        self.warnings.append(
+            f"Le fichier déclare l'encodage {label} mais contient de l'UTF-8 : il a été lu comme UTF-8."
+        )
         return chunk
+
+    def _decode(self, chunk: bytes, lines_before: int) -> bytes:
+        label, decode = self.single_byte
+        # UTF-8 letters among single-byte ones ("Ã©" for "é"): a file pieced together from two.
+        mixed = chunk.translate(_UTF8_PAIR_TABLE).find(b"LC")
+        if mixed >= 0:
+            raise _mixed_encodings_error(label, lines_before + chunk.count(b"\n", 0, mixed) + 1)
+        try:
+            return decode(chunk).encode("utf-8")
+        except UnicodeDecodeError as error:
+            line = lines_before + chunk.count(b"\n", 0, error.start) + 1
+            raise _bad_bytes_error(label, line, f"byte 0x{chunk[error.start]:02X}") from None
 
     def _check_limits(self) -> None:
         if self.bytes_read > self._size_limit:
@@ -242,6 +323,73 @@ class _GuardedReader:
     def declared_encoding(self) -> str:
         match = _ENCODING_DECLARATION_RE.match(self.head)
         return match.group(1).decode("ascii").upper() if match else ""
+
+
+# --- Encodings (docs/siecle-format.md, "Encodings") -----------------------------------------------
+
+# ISO-8859-15 without its C1 control characters (0x80–0x9F): no real text holds them, so such a
+# byte means another encoding (Windows-1252's "Œ" is 0x8C) and is refused rather than dropped.
+_ISO_8859_15_TABLE = (
+    bytes(range(0x80)).decode("ascii") + "\ufffe" * 0x20 + bytes(range(0xA0, 0x100)).decode("iso8859-15")
+)
+
+
+def _decode_iso_8859_15(chunk: bytes) -> str:
+    return codecs.charmap_decode(chunk, "strict", _ISO_8859_15_TABLE)[0]
+
+
+# Python codec name → (label for messages, strict decoder). ISO-8859-1 is read as Windows-1252, as
+# browsers do: the two agree on every printable ISO-8859-1 character, and tools that say ISO-8859-1
+# often write Windows-1252's "Œ" or "€".
+_SINGLE_BYTE_ENCODINGS: dict[str, tuple[str, Callable[[bytes], str]]] = {
+    "iso8859-15": ("ISO-8859-15", _decode_iso_8859_15),
+    "iso8859-1": ("ISO-8859-1", lambda chunk: chunk.decode("cp1252")),
+    "cp1252": ("Windows-1252", lambda chunk: chunk.decode("cp1252")),
+    "ascii": ("US-ASCII", lambda chunk: chunk.decode("ascii")),
+}
+# Marks the two bytes of a UTF-8 "é", "ç", "Œ"… (lead 0xC3 or 0xC5, then a continuation byte) so
+# that ``translate`` and ``find`` spot them in a single-byte chunk at C speed. In ISO-8859-15 that
+# pair would be "Ã" or "Å" followed by a symbol, which no name holds.
+_UTF8_PAIR_TABLE = bytes(
+    ord("L") if byte in (0xC3, 0xC5) else ord("C") if 0x80 <= byte <= 0xBF else ord(" ")
+    for byte in range(256)
+)
+
+
+def _codec_name(declared: str) -> str:
+    """Python's name for a declared encoding ("latin-9" → "iso8859-15"), or "" if unknown."""
+    for name in (declared, declared.replace("-", "").replace("_", "")):
+        try:
+            return codecs.lookup(name).name
+        except LookupError:
+            continue
+    return ""
+
+
+def _unsupported_encoding_error(declared: str) -> SiecleFileError:
+    shown = declared[:40]
+    return _invalid(
+        f"son encodage déclaré (« {shown} ») n'est pas pris en charge. Les exports SIECLE sont en "
+        f"ISO-8859-15 ; UTF-8, ISO-8859-1 et Windows-1252 sont acceptés aussi. {_HELP}",
+        f"unsupported declared encoding {shown!r} (accepted: ISO-8859-15, UTF-8, ISO-8859-1, Windows-1252)",
+    )
+
+
+def _bad_bytes_error(label: str, line: int, detail: str) -> SiecleFileError:
+    return _invalid(
+        f"il déclare l'encodage {label} mais la ligne {line} contient des octets qui n'existent pas dans "
+        f"cet encodage (le fichier a sans doute été enregistré dans un autre encodage par un autre "
+        f"logiciel). {_HELP}",
+        f"bytes invalid for the declared encoding {label} at line {line} ({detail})",
+    )
+
+
+def _mixed_encodings_error(label: str, line: int) -> SiecleFileError:
+    return _invalid(
+        f"il déclare l'encodage {label} mais la ligne {line} contient des caractères en UTF-8 : le "
+        f"fichier mélange deux encodages et ses noms seraient mal lus. {_HELP}",
+        f"UTF-8 bytes mixed into a file declared {label} (line {line})",
+    )
 
 
 def _empty_file_error() -> SiecleFileError:
@@ -451,12 +599,26 @@ def _syntax_error(error: etree.LxmlError, reader: _GuardedReader) -> SiecleFileE
 
 
 def _encoding_error(reader: _GuardedReader, line: int, text: str) -> SiecleFileError:
+    if reader.utf8_found_under:
+        label = reader.utf8_found_under
+        return _invalid(
+            f"il déclare l'encodage {label} ; son début est en UTF-8 mais pas la ligne {line} : le "
+            f"fichier mélange deux encodages et ses noms seraient mal lus. {_HELP}",
+            f"declared {label}, starts in UTF-8, but line {line} is not UTF-8 (mixed encodings)",
+        )
     declared = reader.declared_encoding
     if not declared:
         return _invalid(
             "son encodage n'est pas déclaré et ce n'est pas de l'UTF-8 (les exports SIECLE déclarent "
             f'encoding="ISO-8859-15" ; le fichier a peut-être été modifié). {_HELP}',
             f"undeclared encoding and not valid UTF-8 (line {line})",
+        )
+    if _codec_name(declared) == "utf-8":
+        return _invalid(
+            f"il déclare l'encodage UTF-8 mais la ligne {line} contient des caractères dans un autre "
+            "encodage (sans doute ISO-8859-15 ou Windows-1252) : il a probablement été enregistré par "
+            f"un autre logiciel. {_HELP}",
+            f"declared UTF-8 but line {line} is not UTF-8 (probably ISO-8859-15 or Windows-1252)",
         )
     return _invalid(
         f"il contient des caractères qui ne correspondent pas à l'encodage déclaré ({declared}), "
@@ -587,7 +749,9 @@ def read_student_file(data: bytes, filename: str = "", *, today: date | None = N
     )
     for element in _iter_end_events(reader, _STUDENT_TAGS, STUDENT_ROOT):
         _handle_student_file_element(element, state)
-    return _build_export(state, file_name)
+    export = _build_export(state, file_name)
+    export.warnings[:0] = reader.warnings
+    return export
 
 
 def _handle_student_file_element(element: etree._Element, state: _StudentFileState) -> None:

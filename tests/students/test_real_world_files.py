@@ -22,10 +22,19 @@ APPLE_DOUBLE = (
     b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        \x00\x01"
     b"\x00\x00\x00\x09\x00\x00\x00\x32\x00\x00\x00\x20" + b"\x00" * 32
 )
+UTF8_WARNING = "Le fichier déclare l'encodage ISO-8859-15 mais contient de l'UTF-8 : il a été lu comme UTF-8."
 
 
 def sample(samples_dir, name: str = STUDENTS_SAMPLE) -> bytes:
     return (samples_dir / name).read_bytes()
+
+
+def resaved(data: bytes, codec: str, *, declaration: str | None = None, bom: bytes = b"") -> bytes:
+    """The sample as an editor saves it again: other bytes, the declaration kept unless told."""
+    text = data.decode("iso-8859-15")
+    if declaration is not None:
+        text = text.replace('encoding="ISO-8859-15"', f'encoding="{declaration}"')
+    return bom + text.encode(codec)
 
 
 def identities(export) -> list[tuple]:
@@ -68,6 +77,79 @@ def plain_zip(files: dict[str, bytes]) -> bytes:
         for name, content in files.items():
             archive.writestr(name, content)
     return buffer.getvalue()
+
+
+# --- Re-saved in another encoding ------------------------------------------------------------------
+
+
+def test_a_sample_re_saved_in_utf8_under_its_old_declaration_gives_the_same_students(samples_dir):
+    original = read_student_file(sample(samples_dir))
+
+    export = read_student_file(resaved(sample(samples_dir), "utf-8"))
+
+    assert identities(export) == identities(original)
+    assert export.students[0].other_first_names == "Koïta"
+    assert export.warnings == [UTF8_WARNING]
+
+
+def test_a_sample_re_saved_in_utf8_with_a_bom_gives_the_same_students(samples_dir):
+    original = read_student_file(sample(samples_dir))
+
+    export = read_student_file(resaved(sample(samples_dir), "utf-8", bom=b"\xef\xbb\xbf"))
+
+    assert identities(export) == identities(original)
+    assert export.warnings == [UTF8_WARNING]
+
+
+def test_a_sample_converted_to_utf8_with_its_declaration_is_read_without_warning(samples_dir):
+    export = read_student_file(resaved(sample(samples_dir), "utf-8", declaration="UTF-8"))
+
+    assert export.students[0].other_first_names == "Koïta"
+    assert export.warnings == []
+
+
+def test_a_sample_saved_by_notepad_as_unicode_gives_the_same_students(samples_dir):
+    original = read_student_file(sample(samples_dir))
+
+    export = read_student_file(resaved(sample(samples_dir), "utf-16-le", bom=b"\xff\xfe"))
+
+    assert identities(export) == identities(original)
+
+
+def test_a_sample_with_windows_line_endings_gives_the_same_students(samples_dir):
+    original = read_student_file(sample(samples_dir, PIX_SAMPLE))
+
+    export = read_student_file(sample(samples_dir, PIX_SAMPLE).replace(b"\n", b"\r\n"))
+
+    assert identities(export) == identities(original)
+    assert export.warnings == original.warnings
+
+
+def test_a_nomenclature_re_saved_in_utf8_keeps_its_labels_readable(samples_dir):
+    nomenclature = read_nomenclature(resaved(sample(samples_dir, NOMENCLATURE_SAMPLE), "utf-8"))
+
+    assert nomenclature.labels == {"10110001110": "5EME"}
+    assert nomenclature.uai == "0140070A"
+
+
+def test_a_sample_re_saved_in_utf8_is_read_as_utf8_inside_its_zip_too(samples_dir):
+    data = plain_zip({"ElevesSansAdresses.xml": resaved(sample(samples_dir), "utf-8")})
+
+    export = read_student_file(data)
+
+    assert export.students[0].other_first_names == "Koïta"
+    assert export.warnings == [UTF8_WARNING]
+
+
+def test_a_sample_re_saved_in_latin1_under_a_utf8_declaration_is_refused_saying_why(samples_dir):
+    data = resaved(sample(samples_dir), "iso-8859-15", declaration="UTF-8")
+
+    with pytest.raises(SiecleFileError) as caught:
+        read_student_file(data)
+
+    assert "il déclare l'encodage UTF-8 mais la ligne 18 contient des caractères dans un autre encodage" in (
+        caught.value.message
+    )
 
 
 # --- ZIPs from every desktop -------------------------------------------------------------------------

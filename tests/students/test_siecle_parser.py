@@ -612,3 +612,114 @@ def test_values_as_long_as_their_columns_are_accepted():
 
     assert (len(student.siecle_id), len(student.last_name), len(student.first_name)) == (20, 100, 100)
     assert len(student.class_code) == 50
+
+
+# --- Declared encodings ----------------------------------------------------------------------------
+
+
+def declared(encoding: str, xml: str = ONE_STUDENT) -> str:
+    return xml.replace('encoding="ISO-8859-15"', f'encoding="{encoding}"')
+
+
+@pytest.mark.parametrize(
+    ("encoding", "codec"),
+    [
+        ("ISO-8859-15", "iso-8859-15"),
+        ("iso-8859-15", "iso-8859-15"),
+        ("latin-9", "iso-8859-15"),
+        ("Latin9", "iso-8859-15"),
+        ("Windows-1252", "cp1252"),
+        ("cp1252", "cp1252"),
+        ("ISO-8859-1", "cp1252"),
+        ("latin1", "cp1252"),
+        ("UTF-8", "utf-8"),
+        ("utf8", "utf-8"),
+    ],
+)
+def test_the_usual_encodings_and_their_aliases_are_read(encoding, codec):
+    export = read_student_file(declared(encoding).encode(codec))
+
+    assert (export.students[0].last_name, export.students[0].first_name) == ("LEBŒUF", "Zoé")
+    assert export.warnings == []
+
+
+def test_utf8_bytes_under_an_iso_8859_15_declaration_are_read_as_utf8_with_a_warning():
+    export = read_student_file(ONE_STUDENT.encode("utf-8"))
+
+    assert (export.students[0].last_name, export.students[0].first_name) == ("LEBŒUF", "Zoé")
+    assert export.warnings == [
+        "Le fichier déclare l'encodage ISO-8859-15 mais contient de l'UTF-8 : il a été lu comme UTF-8."
+    ]
+
+
+def test_utf8_first_met_far_into_the_file_is_still_read_as_utf8():
+    eleves = "".join(eleve(str(n), last_name="MARTIN", PRENOM="Lea") for n in range(1, 2000))
+    xml = export_xml(eleves + eleve("2000", "070832327JA"))
+
+    export = read_student_file(xml.encode("utf-8"))
+
+    assert len(xml.encode("utf-8")) > 4 * siecle.READ_CHUNK_BYTES
+    assert export.students[-1].first_name == "Zoé"
+    assert export.warnings[0].startswith("Le fichier déclare l'encodage ISO-8859-15 mais contient de l'UTF-8")
+
+
+@pytest.mark.parametrize("codec", ["utf-8", "iso-8859-15"])
+@pytest.mark.parametrize("padding", range(7))
+def test_characters_cut_between_two_reads_are_decoded_whole(monkeypatch, codec, padding):
+    # Reads of 7 bytes after the first 4 kB, and ASCII up to there: one of the seven paddings puts
+    # the first byte of the first accented letter at the end of a read.
+    monkeypatch.setattr(siecle, "READ_CHUNK_BYTES", 7)
+    ascii_students = "".join(eleve(str(n), last_name="MARTIN", PRENOM="Lea") for n in range(1, 40))
+    accented = "".join(
+        eleve(f"{n}{'0' * padding}", last_name="CŒURDEROY", PRENOM="Maëlys") for n in range(40, 60)
+    )
+    xml = export_xml(ascii_students + accented)
+
+    export = read_student_file(xml.encode(codec))
+
+    assert {(student.last_name, student.first_name) for student in export.students[39:]} == {
+        ("CŒURDEROY", "Maëlys")
+    }
+
+
+def test_latin_bytes_under_a_utf8_declaration_are_refused_naming_the_line():
+    message = refusal(declared("UTF-8").encode("iso-8859-15"))
+
+    assert (
+        "il déclare l'encodage UTF-8 mais la ligne 6 contient des caractères dans un autre encodage"
+        in message
+    )
+
+
+def test_a_windows_1252_oe_under_an_iso_8859_15_declaration_is_refused_not_dropped():
+    message = refusal(ONE_STUDENT.encode("cp1252"))
+
+    assert (
+        "il déclare l'encodage ISO-8859-15 mais la ligne 6 contient des octets qui n'existent pas" in message
+    )
+
+
+@pytest.mark.parametrize("utf8_first", [True, False])
+def test_a_file_mixing_utf8_and_iso_8859_15_is_refused(utf8_first):
+    utf8 = eleve("1", "070832327JA", last_name="GRÉGOIRE", PRENOM="Grégory").encode("utf-8")
+    latin = eleve("2", "0494004062M", last_name="GRÉGOIRE", PRENOM="Grégory").encode("iso-8859-15")
+    head, tail = export_xml("@").encode("ascii").split(b"@")
+
+    message = refusal(head + (utf8 + latin if utf8_first else latin + utf8) + tail)
+
+    assert "mélange deux encodages" in message
+
+
+@pytest.mark.parametrize("encoding", ["EBCDIC-FOO", "UTF-16", "Shift_JIS", "UTF-7"])
+def test_an_unsupported_declared_encoding_is_refused_naming_it(encoding):
+    message = refusal(declared(encoding).encode("iso-8859-15"))
+
+    assert f"son encodage déclaré (« {encoding} ») n'est pas pris en charge" in message
+    assert "ISO-8859-15" in message
+
+
+def test_an_xml_declaration_that_never_ends_is_refused():
+    # Longer than any read: the declaration could not be read, nor rewritten for lxml.
+    data = ONE_STUDENT.replace('version="1.0"', 'version="1.0"' + " " * 100_000).encode("iso-8859-15")
+
+    assert "sa déclaration XML (<?xml … ?>) est incomplète ou anormalement longue" in refusal(data)
