@@ -105,9 +105,10 @@ def make_students(
     """Make ``count`` students; the same arguments always give the same students.
 
     The ratios are exact counts (rounded) on disjoint sets of students, so tests can assert them.
-    INEs are unique across calls whose seeds differ modulo 67,600 or whose ``id_offset`` ranges do
-    not overlap (see :func:`synthetic_ine`). ``future_leaving_ratio`` gives students a DATE_SORTIE
-    after the export: announced, not left yet.
+    INEs and ELEVE_IDs are unique across calls whose seeds differ modulo 67,600 or whose
+    ``id_offset`` ranges do not overlap (see :func:`synthetic_ine` and :func:`synthetic_eleve_id`),
+    so two files of one school made with two seeds never give one ELEVE_ID to two students.
+    ``future_leaving_ratio`` gives students a DATE_SORTIE after the export: announced, not left yet.
     """
     rng = random.Random(seed)
     special = _special_indexes(
@@ -151,6 +152,17 @@ def synthetic_ine(seed: int, serial: int) -> str:
     return f"{digits:09d}{alphabet[letters // 26]}{alphabet[letters % 26]}"
 
 
+def synthetic_eleve_id(seed: int, serial: int) -> str:
+    """An ELEVE_ID distinct for each (seed mod 67,600, serial < 10**7), like :func:`synthetic_ine`.
+
+    Real SIECLE never gives one ELEVE_ID to two students of an establishment, and the import treats
+    an ELEVE_ID that comes back with another INE as another person (docs/identity.md), so the id
+    depends on the seed as well as the serial: ``1 + seed mod 67,600``, then the serial on seven
+    digits ("20000000" for seed 1, serial 0). That is 8 to 12 digits, within SIECLE's 20 characters.
+    """
+    return f"{seed % 67_600 + 1}{serial % 10_000_000:07d}"
+
+
 def _make_student(
     rng: random.Random, seed: int, index: int, id_offset: int, school_year: int
 ) -> SyntheticStudent:
@@ -162,7 +174,7 @@ def _make_student(
     age_at_entry = 18 if dispositif in ("320", "311") else 15
     born_in = school_year - age_at_entry - (year - 1) - (1 if rng.random() < 0.2 else 0)
     return SyntheticStudent(
-        siecle_id=str(1_800_000 + serial),
+        siecle_id=synthetic_eleve_id(seed, serial),
         ine=synthetic_ine(seed, serial),
         last_name=rng.choice(LAST_NAMES),
         first_name=rng.choice(first_names),

@@ -90,6 +90,25 @@ def test_another_seed_gives_other_students():
     assert not {student.ine for student in first if student.ine} & {student.ine for student in second}
 
 
+def test_two_seeds_for_one_school_never_give_one_eleve_id_to_two_students():
+    first, second = make_students(300, seed=11), make_students(300, seed=12)
+
+    assert not {student.siecle_id for student in first} & {student.siecle_id for student in second}
+
+
+def test_the_same_seed_gives_the_same_eleve_ids():
+    ids = [student.siecle_id for student in make_students(300, seed=11)]
+
+    assert ids == [student.siecle_id for student in make_students(300, seed=11)]
+    assert len(set(ids)) == 300
+
+
+def test_eleve_ids_look_like_siecle_ids_and_fit_their_column():
+    students = make_students(50, seed=67_599, id_offset=9_999_950)
+
+    assert all(student.siecle_id.isdigit() and len(student.siecle_id) <= 20 for student in students)
+
+
 def test_an_id_offset_gives_other_ines_and_ids_with_the_same_seed():
     first, second = make_students(300, seed=11), make_students(300, seed=11, id_offset=300)
 
@@ -200,6 +219,15 @@ def test_the_command_is_reproducible(tmp_path):
     call_command("generate_siecle", UAI, "10", "--seed", "5", f"--output={tmp_path / 'b.xml'}")
 
     assert (tmp_path / "a.xml").read_bytes() == (tmp_path / "b.xml").read_bytes()
+
+
+def test_the_command_gives_two_files_of_one_school_distinct_eleve_ids_with_two_seeds(tmp_path):
+    call_command("generate_siecle", UAI, "30", "--seed", "1", f"--output={tmp_path / 'a.xml'}")
+    call_command("generate_siecle", UAI, "30", "--seed", "2", f"--output={tmp_path / 'b.xml'}")
+
+    first, second = (read_student_file((tmp_path / name).read_bytes()) for name in ("a.xml", "b.xml"))
+
+    assert not {s.siecle_id for s in first.students} & {s.siecle_id for s in second.students}
 
 
 @pytest.mark.parametrize(
