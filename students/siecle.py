@@ -89,6 +89,7 @@ _NON_ASCII_RE = re.compile(rb"[\x80-\xff]")
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 # The first read is at least this long, so that it holds the whole XML declaration.
 _PROLOG_BYTES = 4096
+_UAI_SHAPE = re.compile(r"[0-9]{7}[A-Z]")
 _DATE_RE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
 _TIMESTAMP_RE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4}) (\d{1,2}):(\d{2}):(\d{2})")
 
@@ -146,6 +147,9 @@ class SiecleStudent:
     entered_on: date | None = None
     usual_last_name: str = ""  # NOM_USAGE
     other_first_names: str = ""  # PRENOM2 and PRENOM3, space-separated
+    # SCOLARITE_AN_DERNIER/CODE_RNE: last school year's establishment, consistency evidence for
+    # the matching job (docs/transfers.md §4); "" when absent or not a UAI.
+    previous_uai: str = ""
 
     @property
     def in_inactive_class(self) -> bool:
@@ -719,6 +723,7 @@ class _EleveRecord(NamedTuple):
     entered_on: date | None
     usual_last_name: str
     other_first_names: str
+    previous_uai: str = ""
 
 
 @dataclass
@@ -796,7 +801,7 @@ def _read_eleve(element: etree._Element, state: _StudentFileState) -> None:
     state.eleve_ids.add(eleve_id)
     # One pass over the children is cheaper than one findtext() per field (measured: 5×).
     values = {tag: child.text for child in element if (tag := child.tag) in _ELEVE_FIELDS}
-    record = _eleve_record(eleve_id, values)
+    record = _eleve_record(eleve_id, values)._replace(previous_uai=_previous_uai(element))
     if not record.last_name and record.usual_last_name:
         # NOM_USAGE stands in for an empty NOM_DE_FAMILLE / NOM, with a warning (docs/siecle-format.md).
         record = record._replace(last_name=record.usual_last_name)
@@ -804,6 +809,15 @@ def _read_eleve(element: etree._Element, state: _StudentFileState) -> None:
     _check_eleve(record, values, element.sourceline, state)
     _check_unique_ine(record.ine, eleve_id, state)
     state.records.append(record)
+
+
+def _previous_uai(element: etree._Element) -> str:
+    """Last year's establishment (SCOLARITE_AN_DERNIER/CODE_RNE), kept only when it looks like a UAI."""
+    last_year = element.find("SCOLARITE_AN_DERNIER")
+    if last_year is None:
+        return ""
+    code = _clean(last_year.findtext("CODE_RNE")).upper()
+    return code if _UAI_SHAPE.fullmatch(code) else ""
 
 
 def _eleve_record(eleve_id: str, values: dict[str, str | None]) -> _EleveRecord:
@@ -942,6 +956,7 @@ def _build_student(record: _EleveRecord, class_by_eleve_id: dict[str, str]) -> S
         entered_on=record.entered_on,
         usual_last_name=record.usual_last_name,
         other_first_names=record.other_first_names,
+        previous_uai=record.previous_uai,
     )
 
 

@@ -86,6 +86,9 @@ class SyntheticStudent:
     previous_mef_code: str = ""
     previous_class_code: str = ""
     groups: tuple[str, ...] = ()
+    # SCOLARITE_AN_DERNIER/CODE_RNE; empty: the rendering establishment (a continuing student).
+    # An arrival from another school names that school, as SIECLE does.
+    previous_uai: str = ""
 
 
 # --- Students ------------------------------------------------------------------------------------
@@ -309,7 +312,7 @@ def _last_year(uai: str, student: SyntheticStudent) -> str:
         "        <SCOLARITE_AN_DERNIER>\n"
         f"          <CODE_MEF>{_escape(student.previous_mef_code)}</CODE_MEF>\n"
         f"          <CODE_STRUCTURE>{_escape(student.previous_class_code)}</CODE_STRUCTURE>\n"
-        f"          <CODE_RNE>{_escape(uai)}</CODE_RNE>\n"
+        f"          <CODE_RNE>{_escape(student.previous_uai or uai)}</CODE_RNE>\n"
         "        </SCOLARITE_AN_DERNIER>\n"
     )
 
