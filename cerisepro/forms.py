@@ -1,16 +1,21 @@
-"""What every form of the project shares: text inputs without invisible or control characters."""
+"""What every form of the project shares: text inputs without invisible or control characters, and
+dates within a plausible range."""
 
 from __future__ import annotations
 
+import datetime
+
 from django import forms
+from django.core.exceptions import ValidationError
 
 from .text import strip_unsafe_characters
 
 
-class SafeTextMixin:
-    """Strip unsafe characters (see :mod:`cerisepro.text`) from every text input of the form.
+class SafeInputMixin:
+    """Strip unsafe characters (see :mod:`cerisepro.text`) from every text input of the form, and
+    refuse a date outside EARLIEST_YEAR–LATEST_YEAR with a French message.
 
-    Put it first in the bases: ``class DetailsForm(SafeTextMixin, forms.ModelForm)``. Every
+    Put it first in the bases: ``class DetailsForm(SafeInputMixin, forms.ModelForm)``. Every
     ``CharField`` (and its subclasses: e-mail, URL, slug…), including fields added in ``__init__``,
     cleans its input before validating it, so that ``max_length``, the validators, the
     ``clean_<field>`` methods, the model and the database all see the text that will be shown.
@@ -21,7 +26,26 @@ class SafeTextMixin:
         for field in self.fields.values():
             if isinstance(field, forms.CharField):
                 _clean_text_first(field)
+            elif isinstance(field, forms.DateField | forms.DateTimeField):
+                _bound_dates(field)
         super().full_clean()
+
+
+# Any date a user types (a passport entry, a history filter…) falls within these years: 31/12/9999
+# used to reach date arithmetic and answer HTTP 500.
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2100
+
+
+def validate_plausible_year(value: datetime.date) -> None:
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise ValidationError(
+            f"Saisissez une date comprise entre {EARLIEST_YEAR} et {LATEST_YEAR}.", code="implausible_date"
+        )
+
+
+def _bound_dates(field: forms.Field) -> None:
+    if validate_plausible_year not in field.validators:
+        field.validators.append(validate_plausible_year)
 
 
 def _clean_text_first(field: forms.CharField) -> None:

@@ -1,6 +1,6 @@
 """One form per *Paramètres* tab. Forms parse input; the services apply the rules.
 
-Every form with text inputs strips invisible and control characters (:class:`SafeTextMixin`).
+Every form with text inputs strips invisible and control characters (:class:`SafeInputMixin`).
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from cerisepro.forms import SafeTextMixin
+from cerisepro.forms import SafeInputMixin
 
 from .images import sanitize_image
 from .models import Establishment
@@ -16,7 +16,7 @@ from .services import DETAIL_FIELDS
 from .validators import normalize_cnil_number, validate_cnil_number
 
 
-class DetailsForm(SafeTextMixin, forms.ModelForm):
+class DetailsForm(SafeInputMixin, forms.ModelForm):
     website = forms.URLField(label=_("Site web"), required=False, assume_scheme="https")
 
     class Meta:
@@ -44,7 +44,7 @@ class ImageDeleteForm(forms.Form):
     kind = forms.ChoiceField(choices=ImageForm.KIND_CHOICES, widget=forms.HiddenInput)
 
 
-class TransferForm(SafeTextMixin, forms.Form):
+class TransferForm(SafeInputMixin, forms.Form):
     cnil_declaration_number = forms.CharField(
         label=_("Numéro de déclaration CNIL"),
         required=False,

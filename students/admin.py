@@ -3,7 +3,7 @@
 import json
 
 from django.contrib import admin
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseRedirect
 from django.utils import timezone
 
 from establishments.admin import ReadOnlyAdmin
@@ -47,6 +47,26 @@ class StudentAdmin(ReadOnlyAdmin):
     inlines = [PassportEntryInline]
     exclude = ("user",)
     actions = ["export_data"]
+
+    # The search travels by POST and lives in the session (templates/admin/students/student/
+    # search_form.html): a GET ?q= would put an INE or a name in the access logs.
+    SEARCH_SESSION_KEY = "students_admin_search"
+
+    def changelist_view(self, request, extra_context=None):
+        if request.method == "POST" and ("rechercher" in request.POST or "effacer" in request.POST):
+            term = "" if "effacer" in request.POST else request.POST.get("recherche", "").strip()[:100]
+            request.session[self.SEARCH_SESSION_KEY] = term
+            return HttpResponseRedirect(request.path)
+        return super().changelist_view(request, extra_context)
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        changelist.current_search = request.session.get(self.SEARCH_SESSION_KEY, "")
+        return changelist
+
+    def get_search_results(self, request, queryset, search_term):
+        # Whatever a URL's ?q= says, only the term posted by this staff member's session counts.
+        return super().get_search_results(request, queryset, request.session.get(self.SEARCH_SESSION_KEY, ""))
 
     @admin.action(description="Exporter les données (JSON)")
     def export_data(self, request, queryset):

@@ -3,6 +3,8 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from cerisepro.forms import SafeInputMixin
+
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024
 
 
@@ -47,7 +49,7 @@ class ImportConfirmForm(forms.Form):
     )
 
 
-class StudentFilterForm(forms.Form):
+class StudentFilterForm(SafeInputMixin, forms.Form):
     q = forms.CharField(label=_("Nom ou prénom"), required=False, max_length=100)
     classe = forms.ChoiceField(label=_("Classe"), required=False)
     statut = forms.ChoiceField(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from cerisepro.forms import SafeTextMixin
+from cerisepro.forms import SafeInputMixin
 
 from .models import EntryKind, PassportEntry
 from .passport import KIND_FIELDS
@@ -20,7 +20,7 @@ class DateInput(forms.DateInput):
         super().__init__(format="%Y-%m-%d")
 
 
-class PassportEntryForm(SafeTextMixin, forms.ModelForm):
+class PassportEntryForm(SafeInputMixin, forms.ModelForm):
     """A passport entry: its text is stored without invisible or control characters."""
 
     kind: str = ""

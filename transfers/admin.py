@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from cerisepro.forms import SafeInputMixin
 from establishments.admin import ReadOnlyAdmin
 from establishments.models import Establishment
 from students.ine import normalize_ine
@@ -45,7 +46,7 @@ def _context(model_admin: admin.ModelAdmin, request: HttpRequest, title: str, **
 # --- manual-transfer authorisations ---------------------------------------------------------
 
 
-class ExecuteForm(forms.Form):
+class ExecuteForm(SafeInputMixin, forms.Form):
     destination = forms.ChoiceField(label=gettext_lazy("Élève dans l'établissement de destination"))
 
     def __init__(self, data=None, *, same_ine, others):
@@ -198,7 +199,7 @@ class ManualAuthorisationAdmin(ReadOnlyAdmin):
 # --- transfer history -----------------------------------------------------------------------
 
 
-class ReviewForm(forms.Form):
+class ReviewForm(SafeInputMixin, forms.Form):
     decision = forms.ChoiceField(
         label=gettext_lazy("Décision"),
         choices=[
@@ -214,7 +215,7 @@ class ReviewForm(forms.Form):
     )
 
 
-class DiagnosticForm(forms.Form):
+class DiagnosticForm(SafeInputMixin, forms.Form):
     ine = forms.CharField(label=gettext_lazy("INE de l'élève"), max_length=20)
 
     def clean_ine(self) -> str:

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.reauth import recent_authentication_required
+from cerisepro.forms import SafeInputMixin
 from establishments.access import school_view
 from establishments.models import Establishment, Role
 from students.models import Student
@@ -28,7 +29,7 @@ ADMIN_ONLY = {Role.ADMINISTRATOR}
 CONSENT_LABEL = gettext_lazy("Je confirme que l'élève ou ses responsables légaux ont autorisé ce transfert")
 
 
-class ManualTransferForm(forms.Form):
+class ManualTransferForm(SafeInputMixin, forms.Form):
     """One checkbox and one destination UAI per transferable student, and the consent."""
 
     consent = forms.BooleanField(label=CONSENT_LABEL, required=False)

@@ -684,6 +684,17 @@ def _process_batch(run: MatchingRun, destination_ids: list[int], now: datetime) 
     return rows
 
 
+def _save_progress(run: MatchingRun) -> None:
+    """Write the counters as each batch commits: a run killed later (SIGKILL) still shows the pairs
+    it committed, instead of "en cours, 0 paires" until the next run closes it."""
+    MatchingRun.objects.filter(pk=run.pk).update(
+        pairs_decided=run.pairs_decided,
+        transfers_done=run.transfers_done,
+        entries_copied=run.entries_copied,
+        counts=run.counts,
+    )
+
+
 def _count(run: MatchingRun, rows: list[Transfer]) -> list[int]:
     """Add a committed batch to the run's counters; the ids of its done transfers."""
     for row in rows:
@@ -788,6 +799,7 @@ def _run_batch(run: MatchingRun, destination_ids: list[int], now: datetime, done
     """
     try:
         done += _count(run, _process_batch(run, destination_ids, now))
+        _save_progress(run)
         return
     except Exception as error:
         if not _is_about_the_pair(error):
@@ -798,6 +810,7 @@ def _run_batch(run: MatchingRun, destination_ids: list[int], now: datetime, done
     for destination_id in destination_ids:
         try:
             done += _count(run, _process_batch(run, [destination_id], now))
+            _save_progress(run)
         except Exception as error:
             if not _is_about_the_pair(error):
                 raise

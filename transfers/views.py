@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
+from cerisepro.forms import SafeInputMixin
 from establishments.access import STAFF_ROLES, school_view
 
 from . import history, reports
@@ -27,7 +28,7 @@ DONE_CHOICES = {"tous": None, "oui": True, "non": False}
 FILTER_PARAMS = ("du", "au", "effectue")
 
 
-class HistoryFilterForm(forms.Form):
+class HistoryFilterForm(SafeInputMixin, forms.Form):
     du = forms.DateField(
         label="Du", required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
@@ -146,7 +147,7 @@ def transfer_history_csv(request: HttpRequest) -> HttpResponse:
     return response
 
 
-class TransferReportForm(forms.Form):
+class TransferReportForm(SafeInputMixin, forms.Form):
     message = forms.CharField(
         label="Ce qui ne va pas (facultatif)",
         required=False,

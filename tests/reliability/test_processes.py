@@ -103,6 +103,7 @@ def test_a_run_killed_mid_batch_leaves_no_partial_passport_and_the_next_run_fini
     assert Transfer.objects.count() == 1, "only the first, committed batch is there"
     killed = MatchingRun.objects.get()
     assert killed.status == "en_cours", "nobody was left to record the end of the killed run"
+    assert (killed.pairs_decided, killed.transfers_done) == (1, 1), "its committed batch is counted"
 
     call_command("run_transfers", "--at", AT, "--batch-size", "1")
 
