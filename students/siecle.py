@@ -502,8 +502,9 @@ def _is_desktop_metadata(info: zipfile.ZipInfo) -> bool:
     macOS "Compresser" stores each file's resource fork as ``__MACOSX/<folder>/._<name>``, which
     would otherwise count as a second ``ElevesSansAdresses.xml`` (docs/siecle-format.md, "ZIP").
     """
+    # Not ZipInfo.is_dir(): it fails on an empty name, which a damaged archive can hold.
     parts = re.split(r"[\\/]", info.filename)
-    return info.is_dir() or not parts[-1] or "__MACOSX" in parts or parts[-1].startswith(".")
+    return not parts[-1] or "__MACOSX" in parts or parts[-1].startswith(".")
 
 
 def _base_name(info: zipfile.ZipInfo) -> str:

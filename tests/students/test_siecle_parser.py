@@ -388,6 +388,15 @@ def test_a_zip_with_a_path_escaping_its_folder_is_refused(name):
     assert "chemin de fichier dangereux" in refusal(data)
 
 
+def test_a_zip_member_without_a_name_is_ignored():
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(zipfile.ZipInfo(""), b"?")  # a damaged archive can hold one
+        archive.writestr("ElevesSansAdresses.xml", ONE_STUDENT.encode("iso-8859-15"))
+
+    assert read_student_file(buffer.getvalue()).file_name == "ElevesSansAdresses.xml"
+
+
 def test_a_truncated_zip_is_refused():
     data = make_zip({"ElevesSansAdresses.xml": ONE_STUDENT.encode("iso-8859-15")})
 
