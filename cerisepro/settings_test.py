@@ -1,5 +1,7 @@
 """Test settings: the real settings, with faster hashing and files kept out of var/."""
 
+from __future__ import annotations
+
 import os
 import tempfile
 

@@ -1,5 +1,7 @@
 """Django admin of the students app (technical staff): read-mostly views for support."""
 
+from __future__ import annotations
+
 import json
 
 from django.contrib import admin

@@ -1,5 +1,7 @@
 """Passport URLs; students and entries are named by their opaque ``public_id``, never INE or name."""
 
+from __future__ import annotations
+
 from django.urls import path
 
 from . import passport_views as views

@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.management.base import CommandError, no_translations
 

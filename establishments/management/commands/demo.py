@@ -1,5 +1,7 @@
 """Demo data for the quick start: schools, their users, SIECLE imports and one transfer."""
 
+from __future__ import annotations
+
 import dataclasses
 from datetime import timedelta
 

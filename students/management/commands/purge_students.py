@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 from django.conf import settings
 from django.core.management.base import CommandError
 from django.utils import timezone
