@@ -234,7 +234,7 @@ def build(url: str, scale: float, now: datetime) -> dict[str, float]:
 
 # --- the floor -------------------------------------------------------------------------------
 
-# The same rules as transfers.services (DESIGN §4), written as one statement: eligible pairs on
+# The same rules as transfers.rules (DESIGN §4), written as one statement: eligible pairs on
 # the INE, the most recently deactivated origin per destination, identity then diploma, and a
 # copy of its entries. Names compare case-insensitively (the data set's names are plain ASCII).
 FLOOR = """
@@ -272,7 +272,7 @@ FROM students_passportentry WHERE source_entry_id IS NOT NULL
 
 def floor(url: str, now: datetime) -> tuple[float, tuple]:
     """Time the floor statement and its commit (the deferred foreign-key checks run there)."""
-    from transfers.services import window_start
+    from transfers.rules import window_start
 
     with _cursor(url, autocommit=False) as cursor:
         start = time.perf_counter()
@@ -298,7 +298,7 @@ def job_child(now_iso: str, batch_size: str) -> int:
     from django.db import connection
 
     from transfers.models import Trigger
-    from transfers.services import run_matching
+    from transfers.run import run_matching
 
     statements = 0
 

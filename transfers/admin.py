@@ -21,8 +21,11 @@ from establishments.admin import ReadOnlyAdmin
 from establishments.models import Establishment
 from students.ine import normalize_ine
 
-from . import manual, services
+from . import manual
+from .diagnostic import eligibility_diagnostic
 from .models import Cause, ManualAuthorisation, MatchingRun, Transfer, TransferReport, Trigger
+from .plan import TRANSFER
+from .run import run_matching
 
 CREATE = "creer"
 
@@ -346,7 +349,7 @@ class TransferAdmin(ReadOnlyAdmin):
         form = DiagnosticForm(request.POST if request.method == "POST" else None)
         diagnostic = None
         if request.method == "POST" and form.is_valid():
-            diagnostic = manual.eligibility_diagnostic(form.cleaned_data["ine"], now=timezone.now())
+            diagnostic = eligibility_diagnostic(form.cleaned_data["ine"], now=timezone.now())
         context = _context(
             self, request, _("Diagnostic d'éligibilité au transfert"), form=form, diagnostic=diagnostic
         )
@@ -436,7 +439,7 @@ class MatchingRunAdmin(ReadOnlyAdmin):
     def run_view(self, request: HttpRequest) -> HttpResponse:
         _require_perm(request, "add_matchingrun")
         try:
-            run = services.run_matching(now=timezone.now(), trigger=Trigger.ADMIN)
+            run = run_matching(now=timezone.now(), trigger=Trigger.ADMIN)
         except Exception:  # recorded on the run by run_matching; the page says so instead of a 500
             messages.error(
                 request, _("Le rapprochement a échoué : l'erreur est enregistrée dans l'exécution.")
@@ -462,7 +465,7 @@ class MatchingRunAdmin(ReadOnlyAdmin):
 
 
 def _outcome_label(key: str) -> str:
-    if key == services.TRANSFER:
+    if key == TRANSFER:
         return _("transfert effectué")
     return str(Cause(key).label) if key in Cause.values else key
 

@@ -5,26 +5,27 @@ administrator authorises the transfer of a deactivated student to a destination 
 consent of the student or their legal guardians; technical staff then execute it from the Django
 admin, choosing or creating the student at the destination. Technical staff may also *force* a pair
 the job refused for a change of diploma. Each of these writes one ordinary history row and copies
-the passport with :func:`transfers.services.copy_passports`.
+the passport with :func:`transfers.copy_passports`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.utils.translation import gettext as _
 
 from establishments.models import Establishment, User
 from establishments.validators import normalize_uai, validate_uai
 from students.models import Origin, Student
 
-from . import services
+from .copy import copy_passports
 from .models import Cause, Kind, ManualAuthorisation, Transfer
+from .rules import left_destination_error, window_start
+from .run import notify_done
 
 # The identity copied into a student created at the destination by hand: enough for the passport
 # and for the diagnostic to recognise the pair; the class is the destination's business.
@@ -56,7 +57,7 @@ def transferable_students(establishment: Establishment, *, now: datetime) -> Que
     done = Transfer.objects.filter(origin_student=OuterRef("pk"), done=True)
     return (
         establishment.students.filter(
-            is_active=False, deactivated_at__gt=services.window_start(now), deactivated_at__lte=now
+            is_active=False, deactivated_at__gt=window_start(now), deactivated_at__lte=now
         )
         .exclude(ine="")
         .exclude(Exists(pending))
@@ -226,7 +227,7 @@ def manual_authorisation_execute(
             )
         _refuse_left_destination(destination_student)
         transfer = _manual_transfer_insert(origin, destination_student, user=user, now=now)
-        services.copy_passports([transfer], now=now)
+        copy_passports([transfer], now=now)
         authorisation.status = ManualAuthorisation.Status.EXECUTED
         authorisation.handled_by, authorisation.handled_at, authorisation.transfer = user, now, transfer
         authorisation.save(update_fields=["status", "handled_by", "handled_at", "transfer"])
@@ -242,7 +243,7 @@ def manual_authorisation_cancel(authorisation: ManualAuthorisation, *, user: Use
 
 
 def _refuse_left_destination(destination: Student) -> None:
-    refusal = services.left_destination_error(destination)
+    refusal = left_destination_error(destination)
     if refusal:
         raise ValidationError(refusal, code="left_destination")
 
@@ -330,7 +331,7 @@ def transfer_force(transfer: Transfer, *, user: User, now: datetime) -> Transfer
         _refuse_left_destination(transfer.destination_student)
         transfer.done, transfer.kind, transfer.user = True, Kind.FORCED, user
         transfer.save(update_fields=["done", "kind", "user"])
-        services.copy_passports([transfer], now=now)
+        copy_passports([transfer], now=now)
     return transfer
 
 
@@ -348,8 +349,8 @@ def transfer_release(transfer: Transfer, *, user: User, now: datetime, note: str
         _refuse_left_destination(transfer.destination_student)
         transfer.done, transfer.cause = True, ""
         _record_review(transfer, user=user, now=now, note=note)
-        services.copy_passports([transfer], now=now)
-        transaction.on_commit(lambda: services.notify_done([transfer.pk]), robust=True)
+        copy_passports([transfer], now=now)
+        transaction.on_commit(lambda: notify_done([transfer.pk]), robust=True)
     return transfer
 
 
@@ -381,88 +382,3 @@ def _lock_held(transfer: Transfer) -> Transfer:
 def _record_review(transfer: Transfer, *, user: User, now: datetime, note: str) -> None:
     transfer.reviewed_by, transfer.reviewed_at, transfer.review_note = user, now, note.strip()
     transfer.save(update_fields=["done", "cause", "reviewed_by", "reviewed_at", "review_note"])
-
-
-# --- eligibility diagnostic --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PairDiagnostic:
-    origin: Student | None
-    destination: Student | None
-    conditions: list[services.Condition]
-    decision: Transfer | None
-
-
-@dataclass(frozen=True)
-class Diagnostic:
-    ine: str
-    students: list[Student]
-    related: list[Student]
-    pairs: list[PairDiagnostic]
-    planned: list[services.PlannedPair]
-    decisions: list[Transfer]
-
-
-# How many look-alike records (same name and birth date, other or no INE) the diagnostic shows.
-RELATED_LIMIT = 20
-
-
-def eligibility_diagnostic(ine: str, *, now: datetime) -> Diagnostic:
-    """Why has (or hasn't) this student's passport arrived? Every record and pair, with reasons.
-
-    Besides the records carrying the INE, it shows the records of a student with the same last
-    name and birth date but another INE or none: a mistyped or missing INE is the usual answer.
-    """
-    students = list(_students_qs().filter(ine=ine).order_by("created_at", "id"))
-    related = _look_alikes(students)
-    everyone = students + related
-    decisions = list(
-        Transfer.objects.filter(Q(origin_student__in=everyone) | Q(destination_student__in=everyone))
-        .select_related("origin_establishment", "destination_establishment", "user")
-        .order_by("created_at", "id")
-    )
-    by_pair = {(row.origin_student_id, row.destination_student_id): row for row in decisions}
-    pairs = [
-        PairDiagnostic(
-            origin,
-            destination,
-            services.pair_conditions(origin, destination, now=now),
-            by_pair.get((getattr(origin, "pk", None), getattr(destination, "pk", None))),
-        )
-        for origin, destination in _candidate_pairs(everyone)
-    ]
-    return Diagnostic(ine, students, related, pairs, services.planned_pairs_for_ine(ine, now=now), decisions)
-
-
-def _students_qs() -> QuerySet[Student]:
-    return Student.objects.select_related("establishment", "created_by_import", "deactivated_by_import")
-
-
-def _look_alikes(students: list[Student]) -> list[Student]:
-    identities = {(s.last_name.upper(), s.birth_date) for s in students if s.birth_date}
-    found: list[Student] = []
-    for last_name, birth_date in sorted(identities, key=str):
-        found += (
-            _students_qs()
-            .filter(last_name__iexact=last_name, birth_date=birth_date)
-            .exclude(pk__in=[s.pk for s in students + found])
-            .order_by("created_at", "id")[:RELATED_LIMIT]
-        )
-    return found[:RELATED_LIMIT]
-
-
-def _candidate_pairs(students: list[Student]) -> list[tuple[Student | None, Student | None]]:
-    """Ordered pairs of records in two establishments, the earlier enrolment being the origin."""
-    pairs: list[tuple[Student | None, Student | None]] = [
-        (origin, destination)
-        for origin in students
-        for destination in students
-        if origin.establishment_id != destination.establishment_id
-        and (origin.created_at, origin.pk) < (destination.created_at, destination.pk)
-    ]
-    if not pairs and len(students) == 1:
-        # One record only: the other side is missing, and pair_conditions says which conditions fail.
-        (student,) = students
-        pairs = [(student, None)] if not student.is_active else [(None, student)]
-    return pairs

@@ -1,4 +1,4 @@
-"""Celery tasks: thin wrappers around transfers.services."""
+"""Celery tasks: thin wrappers around transfers.run."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from django.utils import timezone
 from establishments.models import Establishment
 
 from .models import MatchingRun, Trigger
-from .services import run_matching
+from .run import run_matching
 
 RETRY_WHEN_BUSY_SECONDS = 120
 

@@ -37,7 +37,7 @@ def _arguments() -> argparse.Namespace:
 def _install_hooks(args: argparse.Namespace) -> None:
     from django.db import connection
 
-    from transfers import services
+    from transfers import run as job
 
     if args.without_lock:
 
@@ -45,9 +45,9 @@ def _install_hooks(args: argparse.Namespace) -> None:
         def always_acquired():
             yield True
 
-        services.matching_lock = always_acquired
+        job.matching_lock = always_acquired
     if args.hang_in_batch:
-        real_copy, calls = services.copy_passports, []
+        real_copy, calls = job.copy_passports, []
 
         def copy_then_hang(transfers, *, now):
             calls.append(1)
@@ -59,7 +59,7 @@ def _install_hooks(args: argparse.Namespace) -> None:
                 Path(args.marker).write_text(str(pid))
                 time.sleep(600)  # inside the batch's transaction, until the test kills us
 
-        services.copy_passports = copy_then_hang
+        job.copy_passports = copy_then_hang
 
 
 def main() -> None:
@@ -74,7 +74,7 @@ def main() -> None:
         time.sleep(max(0.0, args.start_at - time.time()))
     if args.mode == "run":
         from cerisepro.clock import parse_at
-        from transfers.services import run_matching
+        from transfers.run import run_matching
 
         run = run_matching(parse_at(args.at), batch_size=args.batch_size)
         print(json.dumps({"status": run.status, "pairs": run.pairs_decided}))

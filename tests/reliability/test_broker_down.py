@@ -21,7 +21,7 @@ from students.services import import_siecle_export
 from students.synthetic import make_students, render_export
 from tests.factories import EstablishmentFactory, PassportEntryFactory
 from transfers.models import MatchingRun, Transfer
-from transfers.services import run_matching
+from transfers.run import run_matching
 
 from .data import schools
 

@@ -7,9 +7,9 @@ import pytest
 from django.db import connection
 
 from tests.transfers.test_matching import NOW, paris
-from transfers import services
+from transfers import run as job
 from transfers.models import MatchingRun, Transfer
-from transfers.services import run_matching
+from transfers.run import run_matching
 
 from .data import assert_each_pair_decided_once_with_a_whole_passport, students_who_moved
 
@@ -32,7 +32,7 @@ def _terminate(pid: int) -> None:
 
 @pytest.fixture
 def connection_cut_in_second_batch(monkeypatch):
-    real_copy, calls = services.copy_passports, []
+    real_copy, calls = job.copy_passports, []
 
     def copy_with_the_connection_cut(transfers, *, now):
         calls.append(1)
@@ -40,8 +40,8 @@ def connection_cut_in_second_batch(monkeypatch):
             _terminate(connection.connection.info.backend_pid)
         real_copy(transfers, now=now)
 
-    monkeypatch.setattr(services, "copy_passports", copy_with_the_connection_cut)
-    return lambda: monkeypatch.setattr(services, "copy_passports", real_copy)
+    monkeypatch.setattr(job, "copy_passports", copy_with_the_connection_cut)
+    return lambda: monkeypatch.setattr(job, "copy_passports", real_copy)
 
 
 def test_a_run_whose_connection_is_cut_is_recorded_failed_and_the_next_finishes(

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from tests.transfers.test_matching import NOW
 from transfers.models import MatchingRun
-from transfers.services import run_matching
+from transfers.run import run_matching
 
 pytestmark = pytest.mark.django_db
 

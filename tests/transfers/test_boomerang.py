@@ -23,10 +23,11 @@ from establishments.models import Role
 from students.models import PassportEntry, SiecleImport, Student
 from students.services import import_siecle_export
 from students.synthetic import make_students, render_export
+from transfers.diagnostic import planned_pairs_for_ine
 from transfers.history import transfers_received
 from transfers.manual import manual_authorisation_create, manual_authorisation_execute, transfer_force
 from transfers.models import ManualAuthorisation, MatchingRun, Transfer
-from transfers.services import planned_pairs_for_ine, run_matching
+from transfers.run import run_matching
 
 from ..factories import EstablishmentFactory, PassportEntryFactory, StaffFactory, UserFactory
 

@@ -14,9 +14,10 @@ import pytest
 
 from establishments.models import Establishment
 from students.models import Student
-from transfers import services
+from transfers import rules
+from transfers.diagnostic import pair_conditions, planned_pairs_for_ine
 from transfers.models import Cause, Transfer
-from transfers.services import pair_conditions, planned_pairs_for_ine, run_matching
+from transfers.run import run_matching
 
 from ..factories import EstablishmentFactory
 from .test_matching import INE, NOW, arrived, left, paris
@@ -207,10 +208,10 @@ def test_decide_pair_never_matches_a_missing_identity(origin_fields, destination
     origin = Student(**complete | origin_fields)
     destination = Student(**complete | destination_fields)
 
-    assert services.decide_pair(origin, destination) == Cause.IDENTITY_MISMATCH
+    assert rules.decide_pair(origin, destination) == Cause.IDENTITY_MISMATCH
 
 
 def test_decide_pair_transfers_a_complete_matching_identity():
     complete = {"last_name": "MARTIN", "first_name": "Inès", "birth_date": paris(2008, 5, 17).date()}
 
-    assert services.decide_pair(Student(**complete), Student(**complete)) == ""
+    assert rules.decide_pair(Student(**complete), Student(**complete)) == ""

@@ -17,7 +17,7 @@ from tests.factories import (
     StudentFactory,
     UserFactory,
 )
-from transfers.services import run_matching
+from transfers.run import run_matching
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -19,9 +19,9 @@ from tests.factories import (
     StudentFactory,
     UserFactory,
 )
-from transfers import services
+from transfers import run as job
 from transfers.models import Cause, MatchingRun, Transfer
-from transfers.services import run_matching
+from transfers.run import run_matching
 
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2026, 11, 10, 9, 0, tzinfo=PARIS)  # CET; six months earlier is CEST
@@ -288,7 +288,7 @@ def test_a_pair_that_fails_is_left_for_the_next_run_and_the_others_are_decided(
         ine = f"07083232{n}JA"
         passport(left(old_school, paris(2026, 9, 5), ine=ine), 2)
         arrived(new_school, paris(2026, 9, 8), ine=ine)
-    real_copy, calls = services.copy_passports, []
+    real_copy, calls = job.copy_passports, []
 
     def crash_on_second_batch(transfers, *, now):
         calls.append(1)
@@ -296,7 +296,7 @@ def test_a_pair_that_fails_is_left_for_the_next_run_and_the_others_are_decided(
             raise RuntimeError("worker lost")
         real_copy(transfers, now=now)
 
-    monkeypatch.setattr(services, "copy_passports", crash_on_second_batch)
+    monkeypatch.setattr(job, "copy_passports", crash_on_second_batch)
     first = run_matching(NOW, batch_size=1)
 
     assert (first.status, first.pairs_decided, len(first.failures)) == ("erreurs", 2, 1)
@@ -304,7 +304,7 @@ def test_a_pair_that_fails_is_left_for_the_next_run_and_the_others_are_decided(
     assert "worker lost" not in str(first.failures), "the error's own text is never recorded"
     assert Transfer.objects.count() == 2, "the failing pair was rolled back whole"
 
-    monkeypatch.setattr(services, "copy_passports", real_copy)
+    monkeypatch.setattr(job, "copy_passports", real_copy)
     second = run_matching(NOW, batch_size=1)
 
     assert (second.status, second.pairs_decided) == ("termine", 1)
@@ -367,7 +367,7 @@ def test_two_runs_at_the_same_time_decide_each_pair_once(require_postgres, monke
         arrived(new, paris(2026, 9, 8), ine=ine)
     if not with_lock:
         # Correctness must not depend on the advisory lock.
-        monkeypatch.setattr(services, "matching_lock", _always_acquired)
+        monkeypatch.setattr(job, "matching_lock", _always_acquired)
 
     results = _run_in_threads(3)
 

@@ -15,9 +15,10 @@ from django.db import DatabaseError, OperationalError, connection
 from django.urls import reverse
 
 from students.models import PassportEntry, Student
-from transfers import services
+from transfers import plan
+from transfers import run as job
 from transfers.models import MatchingRun, Transfer
-from transfers.services import run_matching
+from transfers.run import run_matching
 
 from ..factories import EstablishmentFactory
 from .test_matching import NOW, arrived, left, paris, passport
@@ -207,14 +208,14 @@ def test_the_admin_button_says_how_many_students_failed(moves, copy_refused_for,
 
 def test_an_error_in_the_decision_itself_is_recorded_too(moves, monkeypatch):
     failing_origin, failing = moves[1]
-    real_decide = services.decide_pair
+    real_decide = plan.decide_pair
 
     def decide_with_a_bug(origin, destination):
         if destination.pk == failing.pk:
             raise ValueError(f"unexpected {SECRET_NAME}")
         return real_decide(origin, destination)
 
-    monkeypatch.setattr(services, "decide_pair", decide_with_a_bug)
+    monkeypatch.setattr(plan, "decide_pair", decide_with_a_bug)
     run = run_matching(NOW, batch_size=2)
 
     assert run.status == "erreurs"
@@ -233,7 +234,7 @@ def test_an_error_in_the_decision_itself_is_recorded_too(moves, monkeypatch):
 
 
 def test_a_lost_database_is_not_retried_one_destination_at_a_time(moves, monkeypatch):
-    real_copy, calls = services.copy_passports, []
+    real_copy, calls = job.copy_passports, []
 
     def database_gone_in_second_batch(transfers, *, now):
         calls.append(1)
@@ -241,7 +242,7 @@ def test_a_lost_database_is_not_retried_one_destination_at_a_time(moves, monkeyp
             raise OperationalError("server closed the connection unexpectedly")
         real_copy(transfers, now=now)
 
-    monkeypatch.setattr(services, "copy_passports", database_gone_in_second_batch)
+    monkeypatch.setattr(job, "copy_passports", database_gone_in_second_batch)
     with pytest.raises(OperationalError):
         run_matching(NOW, batch_size=2)
 
@@ -258,7 +259,7 @@ def test_a_failing_candidate_query_fails_the_run(moves, monkeypatch):
     def broken(*args, **kwargs):
         raise DatabaseError(f"relation missing near {SECRET_INE}")
 
-    monkeypatch.setattr(services, "candidate_destination_ids", broken)
+    monkeypatch.setattr(job, "candidate_destination_ids", broken)
     with pytest.raises(DatabaseError):
         run_matching(NOW)
 
@@ -268,15 +269,15 @@ def test_a_failing_candidate_query_fails_the_run(moves, monkeypatch):
 
 
 def test_too_many_failing_destinations_is_an_outage_and_fails_the_run(moves, monkeypatch):
-    monkeypatch.setattr(services, "MAX_FAILURES", 2)
+    monkeypatch.setattr(job, "MAX_FAILURES", 2)
     calls = []
 
     def always_broken(transfers, *, now):
         calls.append(1)
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(services, "copy_passports", always_broken)
-    with pytest.raises(services.TooManyFailures):
+    monkeypatch.setattr(job, "copy_passports", always_broken)
+    with pytest.raises(job.TooManyFailures):
         run_matching(NOW, batch_size=5)
 
     failed = MatchingRun.objects.get()

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.reliability.data import students_who_moved
-from transfers import services
+from transfers import run as job
 from transfers.models import MatchingRun
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -23,7 +23,7 @@ def test_a_run_stopped_after_its_second_batch_shows_the_two_batches_it_committed
     students_who_moved(
         4, left_at=datetime(2026, 10, 1, tzinfo=PARIS), arrived_at=datetime(2026, 10, 2, tzinfo=PARIS)
     )
-    real_process_batch = services._process_batch
+    real_process_batch = job._process_batch
     calls = []
 
     def process_then_die(run, ids, now):
@@ -32,10 +32,10 @@ def test_a_run_stopped_after_its_second_batch_shows_the_two_batches_it_committed
             raise Killed
         return real_process_batch(run, ids, now)
 
-    monkeypatch.setattr(services, "_process_batch", process_then_die)
+    monkeypatch.setattr(job, "_process_batch", process_then_die)
 
     with pytest.raises(Killed):
-        services.run_matching(NOW, batch_size=1)
+        job.run_matching(NOW, batch_size=1)
 
     run = MatchingRun.objects.get()
     assert (run.status, run.pairs_decided, run.transfers_done) == ("en_cours", 2, 2)

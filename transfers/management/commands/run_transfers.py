@@ -4,7 +4,8 @@ from cerisepro.commands import OperatorCommand
 from establishments.models import Establishment
 from establishments.validators import normalize_uai
 from transfers.models import Trigger
-from transfers.services import BATCH_SIZE, run_matching
+from transfers.plan import BATCH_SIZE
+from transfers.run import run_matching
 
 
 class Command(OperatorCommand):
