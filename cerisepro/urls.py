@@ -24,6 +24,6 @@ urlpatterns = [
     path("", include("establishments.urls")),
     path("", include("transfers.urls")),
     path("", include("students.urls")),
-    path("", include("students.urls_passport")),
+    path("", include("students.passport.urls")),
     path("", include("transfers.urls_manual")),
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from students.passport_forms import BilanForm, EvaluationForm, FicheForm
+from students.passport.forms import BilanForm, EvaluationForm, FicheForm
 
 
 @pytest.mark.parametrize("value", ["9999-12-31", "0001-01-01", "1899-12-31"])

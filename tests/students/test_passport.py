@@ -15,7 +15,7 @@ from PIL import Image
 
 from establishments.models import Role
 from students.models import PassportEntry
-from students.passport import PassportEntryReadOnly, passport_entries_by_kind, passport_entry_update
+from students.passport.services import PassportEntryReadOnly, passport_entries_by_kind, passport_entry_update
 from tests.factories import PassportEntryFactory, StudentFactory, UserFactory
 
 

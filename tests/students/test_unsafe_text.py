@@ -13,7 +13,7 @@ import pytest
 
 from cerisepro.text import strip_unsafe_characters
 from establishments.forms import DetailsForm, TransferForm
-from students.passport_forms import BilanForm, EvaluationForm, FicheForm
+from students.passport.forms import BilanForm, EvaluationForm, FicheForm
 from students.siecle import read_nomenclature, read_student_file
 
 RLO = "\u202e"  # RIGHT-TO-LEFT OVERRIDE

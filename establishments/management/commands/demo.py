@@ -12,7 +12,7 @@ from django.utils import timezone
 from establishments.models import Establishment, Role, User
 from establishments.services import establishment_create, user_create
 from students.models import EntryKind, Student
-from students.passport import passport_entry_create
+from students.passport.services import passport_entry_create
 from students.services import import_siecle_export
 from students.synthetic import make_students, render_export, render_nomenclature
 from transfers.models import Trigger

@@ -22,16 +22,16 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from establishments.access import ALL_ROLES, school_view
 from establishments.models import Role
+from students.models import EntryKind, PassportEntry, Student
 
-from .models import EntryKind, PassportEntry, Student
-from .passport import (
+from .forms import FORMS, PassportEntryForm
+from .services import (
     author_display_name,
     passport_entries_by_kind,
     passport_entry_create,
     passport_entry_is_copy,
     passport_entry_update,
 )
-from .passport_forms import FORMS, PassportEntryForm
 
 TEACHERS = {Role.TEACHER}
 STUDENTS = {Role.STUDENT}

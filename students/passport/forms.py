@@ -1,4 +1,4 @@
-"""One form per kind of passport entry; the fields come from :data:`students.passport.KIND_FIELDS`."""
+"""One form per kind of passport entry; the fields come from :data:`.services.KIND_FIELDS`."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from cerisepro.forms import SafeInputMixin
+from students.models import EntryKind, PassportEntry
 
-from .models import EntryKind, PassportEntry
-from .passport import KIND_FIELDS
+from .services import KIND_FIELDS
 
 
 class DateInput(forms.DateInput):

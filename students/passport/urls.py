@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import passport_views as views
+from . import views
 
 PASSPORT = "etablissements/<str:uai>/eleves/<uuid:student>/passeport/"
 

@@ -17,8 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from establishments.models import Role, User
-
-from .models import EntryKind, PassportEntry, Student
+from students.models import EntryKind, PassportEntry, Student
 
 # The fields a teacher fills in for each kind of entry; the forms are built from these.
 # A bilan's period is ``occurred_on`` → ``end_on`` and its text is ``description``.

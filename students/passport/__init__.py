@@ -1,0 +1,1 @@
+"""The professional passport: its entries (services), one form per kind (forms), its pages (views, urls)."""
