@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "establishments",
     "students",
     "transfers",
+    "privacy",
 ]
 
 MIDDLEWARE = [

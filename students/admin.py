@@ -1,17 +1,17 @@
-"""Django admin of the students app (technical staff): read-mostly views for support."""
+"""Django admin of the students app (technical staff): read-mostly views for support.
+
+The right-of-access export is an action the privacy app adds to :class:`StudentAdmin`
+(``privacy/admin.py``).
+"""
 
 from __future__ import annotations
 
-import json
-
 from django.contrib import admin
-from django.http import HttpResponse, HttpResponseRedirect
-from django.utils import timezone
+from django.http import HttpResponseRedirect
 
 from establishments.admin import ReadOnlyAdmin
 
 from .models import PassportEntry, SiecleImport, Student
-from .privacy import export_student_data
 
 
 @admin.register(SiecleImport)
@@ -48,7 +48,6 @@ class StudentAdmin(ReadOnlyAdmin):
     list_select_related = ("establishment",)
     inlines = [PassportEntryInline]
     exclude = ("user",)
-    actions = ["export_data"]
 
     # The search travels by POST and lives in the session (templates/admin/students/student/
     # search_form.html): a GET ?q= would put an INE or a name in the access logs.
@@ -69,17 +68,3 @@ class StudentAdmin(ReadOnlyAdmin):
     def get_search_results(self, request, queryset, search_term):
         # Whatever a URL's ?q= says, only the term posted by this staff member's session counts.
         return super().get_search_results(request, queryset, request.session.get(self.SEARCH_SESSION_KEY, ""))
-
-    @admin.action(description="Exporter les données (JSON)")
-    def export_data(self, request, queryset):
-        """Right of access: the selected students' records as a JSON download, each export audited."""
-        students = list(queryset.select_related("establishment", "user"))
-        documents = export_student_data(students, user=request.user, now=timezone.now())
-        body = documents[0] if len(documents) == 1 else {"students": documents}
-        # The file is named by the opaque id, never by the student's name.
-        name = f"eleve-{students[0].public_id}" if len(students) == 1 else "eleves"
-        response = HttpResponse(
-            json.dumps(body, ensure_ascii=False, indent=2), content_type="application/json; charset=utf-8"
-        )
-        response["Content-Disposition"] = f'attachment; filename="{name}.json"'
-        return response

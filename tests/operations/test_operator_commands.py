@@ -99,7 +99,7 @@ def test_a_purge_as_of_a_future_date_is_refused(capsys):
 
 
 def test_a_large_purge_needs_confirm(capsys, settings, monkeypatch):
-    monkeypatch.setattr("students.management.commands.purge_students.CONFIRM_ABOVE", 2)
+    monkeypatch.setattr("privacy.management.commands.purge_students.CONFIRM_ABOVE", 2)
     school = EstablishmentFactory()
     long_ago = timezone.now() - timedelta(days=4 * 366)
     for _ in range(3):

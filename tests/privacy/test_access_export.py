@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 
 from establishments.models import AuditLogEntry
-from students.privacy import EXPORT_ACTION
+from privacy.right_of_access import EXPORT_ACTION
 from tests.factories import EstablishmentFactory, PassportEntryFactory, StudentFactory
 from transfers.models import Transfer
 from transfers.services import copy_passports

@@ -17,8 +17,8 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
+from privacy.retention import purge_expired_students
 from students.models import Student
-from students.retention import purge_expired_students
 from students.services import import_siecle_export
 from students.synthetic import make_students, render_export
 from tests.factories import EstablishmentFactory, PassportEntryFactory, UserFactory

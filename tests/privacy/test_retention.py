@@ -16,9 +16,9 @@ from django.utils import timezone
 
 from cerisepro.celery import app as celery_app
 from establishments.models import Role, User
+from privacy.retention import purge_expired_students
+from privacy.tasks import purge_expired_task
 from students.models import PassportEntry, Student
-from students.retention import purge_expired_students
-from students.tasks import purge_expired_task
 from tests.factories import EstablishmentFactory, PassportEntryFactory, SiecleImportFactory, StudentFactory
 from tests.transfers.manual_factories import authorisation
 from transfers.history import SENT, history_rows, transfers_received, transfers_sent

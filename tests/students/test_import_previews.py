@@ -9,11 +9,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from privacy.tasks import purge_expired_task
 from students import services
 from students.models import SiecleImport
 from students.services import discard_stale_previews, preview_siecle_import
 from students.synthetic import make_students, render_export
-from students.tasks import purge_expired_task
 
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2026, 10, 1, 10, 0, tzinfo=PARIS)

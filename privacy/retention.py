@@ -26,10 +26,9 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from establishments.models import Role, User
+from students.models import SiecleImport, Student
 from transfers.history import DELETED_STUDENT
 from transfers.models import Transfer
-
-from .models import SiecleImport, Student
 
 logger = logging.getLogger(__name__)
 

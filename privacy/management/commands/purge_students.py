@@ -5,7 +5,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from cerisepro.commands import OperatorCommand
-from students.retention import purge_expired_students, retention_cutoff
+from privacy.retention import purge_expired_students, retention_cutoff
 
 # Above this many students, a purge needs --confirm: a wrong --at or retention setting would
 # otherwise delete a school's records at once. A dry run shows the count first.

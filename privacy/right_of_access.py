@@ -16,9 +16,8 @@ from django.utils import timezone
 
 from establishments.models import User
 from establishments.services import audit_record
+from students.models import PassportEntry, Student
 from transfers.models import Transfer
-
-from .models import PassportEntry, Student
 
 EXPORT_ACTION = "Export des données d'un élève (droit d'accès)"
 EXPORT_FORMAT = "cerisepro/eleve/1"

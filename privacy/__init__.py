@@ -1,0 +1,1 @@
+"""GDPR work on the students' records: retention and purge, and the right-of-access export."""
