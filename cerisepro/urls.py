@@ -25,5 +25,5 @@ urlpatterns = [
     path("", include("transfers.urls")),
     path("", include("students.urls")),
     path("", include("students.passport.urls")),
-    path("", include("transfers.urls_manual")),
+    path("", include("transfers.manual.urls")),
 ]

@@ -21,8 +21,9 @@ from establishments.admin import ReadOnlyAdmin
 from establishments.models import Establishment
 from students.ine import normalize_ine
 
-from . import manual
+from . import review
 from .diagnostic import eligibility_diagnostic
+from .manual import services as manual
 from .models import Cause, ManualAuthorisation, MatchingRun, Transfer, TransferReport, Trigger
 from .plan import TRANSFER
 from .run import run_matching
@@ -252,13 +253,13 @@ class TransferAdmin(ReadOnlyAdmin):
 
     @admin.display(description="")
     def force_column(self, obj: Transfer) -> str:
-        if manual.transfer_is_held(obj):
+        if review.transfer_is_held(obj):
             return format_html(
                 '<a class="button" href="{}">{}</a>',
                 reverse("admin:transfers_transfer_review", args=[obj.pk]),
                 _("Vérifier"),
             )
-        if not manual.transfer_is_forceable(obj):
+        if not review.transfer_is_forceable(obj):
             return ""
         return format_html(
             '<a class="button" href="{}">{}</a>',
@@ -279,8 +280,8 @@ class TransferAdmin(ReadOnlyAdmin):
         transfer = self.get_object(request, object_id)
         extra_context = {
             **(extra_context or {}),
-            "forceable": bool(transfer) and manual.transfer_is_forceable(transfer),
-            "held": bool(transfer) and manual.transfer_is_held(transfer),
+            "forceable": bool(transfer) and review.transfer_is_forceable(transfer),
+            "held": bool(transfer) and review.transfer_is_held(transfer),
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -292,7 +293,7 @@ class TransferAdmin(ReadOnlyAdmin):
         change_url = reverse("admin:transfers_transfer_change", args=[transfer.pk])
         if request.method == "POST":
             try:
-                transfer = manual.transfer_force(transfer, user=request.user, now=timezone.now())
+                transfer = review.transfer_force(transfer, user=request.user, now=timezone.now())
             except ValidationError as error:
                 messages.error(request, error.messages[0])
             else:
@@ -303,7 +304,7 @@ class TransferAdmin(ReadOnlyAdmin):
                     % {"count": transfer.entries_copied},
                 )
             return HttpResponseRedirect(change_url)
-        if not manual.transfer_is_forceable(transfer):
+        if not review.transfer_is_forceable(transfer):
             messages.error(request, _("Seul un transfert refusé pour changement de diplôme peut être forcé."))
             return HttpResponseRedirect(change_url)
         context = _context(self, request, _("Forcer le transfert"), transfer=transfer, change_url=change_url)
@@ -316,13 +317,13 @@ class TransferAdmin(ReadOnlyAdmin):
             Transfer.objects.select_related("origin_establishment", "destination_establishment"), pk=pk
         )
         change_url = reverse("admin:transfers_transfer_change", args=[transfer.pk])
-        if not manual.transfer_is_held(transfer):
+        if not review.transfer_is_held(transfer):
             messages.error(request, _("Ce transfert n'est pas en attente de vérification."))
             return HttpResponseRedirect(change_url)
         form = ReviewForm(request.POST if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid():
             release = form.cleaned_data["decision"] == "liberer"
-            act = manual.transfer_release if release else manual.transfer_refuse_held
+            act = review.transfer_release if release else review.transfer_refuse_held
             try:
                 transfer = act(
                     transfer, user=request.user, now=timezone.now(), note=form.cleaned_data["note"]

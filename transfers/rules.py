@@ -11,6 +11,7 @@ from datetime import datetime
 
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -85,6 +86,13 @@ def left_destination_error(destination: Student) -> str:
             "jamais vers un établissement que l'élève a quitté."
         )
     return ""
+
+
+def refuse_left_destination(destination: Student) -> None:
+    """Raise the French ``left_destination_error`` as a ValidationError, if there is one."""
+    refusal = left_destination_error(destination)
+    if refusal:
+        raise ValidationError(refusal, code="left_destination")
 
 
 def enrolled_after(origin: Student, destination: Student) -> bool:

@@ -20,8 +20,8 @@ from establishments.models import AuditLogEntry, Role
 from students.models import PassportEntry
 from transfers.diagnostic import planned_pairs_for_ine
 from transfers.history import csv_rows, transfers_received
-from transfers.manual import transfer_refuse_held, transfer_release
 from transfers.models import Transfer, TransferReport
+from transfers.review import transfer_refuse_held, transfer_release
 from transfers.run import run_matching
 
 from ..factories import EstablishmentFactory, PassportEntryFactory, StaffFactory, UserFactory

@@ -25,8 +25,9 @@ from students.services import import_siecle_export
 from students.synthetic import make_students, render_export
 from transfers.diagnostic import planned_pairs_for_ine
 from transfers.history import transfers_received
-from transfers.manual import manual_authorisation_create, manual_authorisation_execute, transfer_force
+from transfers.manual.services import manual_authorisation_create, manual_authorisation_execute
 from transfers.models import ManualAuthorisation, MatchingRun, Transfer
+from transfers.review import transfer_force
 from transfers.run import run_matching
 
 from ..factories import EstablishmentFactory, PassportEntryFactory, StaffFactory, UserFactory

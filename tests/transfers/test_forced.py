@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from transfers import manual
+from transfers import review
 from transfers.models import Cause, Kind, Transfer
 
 from ..factories import StudentFactory
@@ -110,7 +110,7 @@ def test_the_service_refuses_any_other_cause(pair, staff_user, cause):
     refused = decided(*pair, done=False, cause=cause)
 
     with pytest.raises(ValidationError, match="Seul un transfert refusé pour changement de diplôme"):
-        manual.transfer_force(refused, user=staff_user, now=timezone.now())
+        review.transfer_force(refused, user=staff_user, now=timezone.now())
 
 
 def test_the_service_refuses_a_pair_whose_student_is_gone(pair, staff_user):
@@ -119,7 +119,7 @@ def test_the_service_refuses_a_pair_whose_student_is_gone(pair, staff_user):
     arrival.delete()
 
     with pytest.raises(ValidationError, match="n'existe plus"):
-        manual.transfer_force(refused, user=staff_user, now=timezone.now())
+        review.transfer_force(refused, user=staff_user, now=timezone.now())
 
     refused.refresh_from_db()
     assert refused.done is False

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from transfers import manual
+from transfers.manual import services as manual
 from transfers.models import ManualAuthorisation
 
 from ..factories import StudentFactory

@@ -22,8 +22,8 @@ from establishments.access import school_view
 from establishments.models import Establishment, Role
 from students.models import Student
 
-from . import manual
-from .models import ManualAuthorisation
+from ..models import ManualAuthorisation
+from . import services
 
 ADMIN_ONLY = {Role.ADMINISTRATOR}
 CONSENT_LABEL = gettext_lazy("Je confirme que l'élève ou ses responsables légaux ont autorisé ce transfert")
@@ -101,11 +101,11 @@ def manual_transfers(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     if request.method == "POST" and "cancel" in request.POST:
         return _cancel(request, establishment)
-    students = list(manual.transferable_students(establishment, now=now))
+    students = list(services.transferable_students(establishment, now=now))
     form = ManualTransferForm(request.POST if request.method == "POST" else None, students=students)
     if request.method == "POST" and form.is_valid():
         try:
-            created = manual.manual_authorisations_create(
+            created = services.manual_authorisations_create(
                 form.requests(),
                 consent_confirmed=form.cleaned_data["consent"],
                 user=request.user,
@@ -127,7 +127,7 @@ def manual_transfers(request: HttpRequest) -> HttpResponse:
         "establishment": establishment,
         "form": form,
         "rows": form.rows(),
-        "authorisations": manual.manual_authorisations_of(establishment),
+        "authorisations": services.manual_authorisations_of(establishment),
     }
     return render(request, "transfers/manual.html", context, status=400 if form.errors else 200)
 
@@ -139,7 +139,7 @@ def _cancel(request: HttpRequest, establishment: Establishment) -> HttpResponse:
     except (ManualAuthorisation.DoesNotExist, ValidationError):
         raise Http404 from None
     try:
-        manual.manual_authorisation_cancel(authorisation, user=request.user, now=timezone.now())
+        services.manual_authorisation_cancel(authorisation, user=request.user, now=timezone.now())
     except ValidationError as error:
         messages.error(request, error.messages[0])
     else:
@@ -151,4 +151,4 @@ def _cancel(request: HttpRequest, establishment: Establishment) -> HttpResponse:
 @school_view(read=ADMIN_ONLY)
 def manual_transfers_uai(request: HttpRequest) -> JsonResponse:
     """Whether the typed destination UAI is valid and the name of its establishment, if registered."""
-    return JsonResponse(manual.uai_lookup(request.GET.get("uai", ""), request.establishment))
+    return JsonResponse(services.uai_lookup(request.GET.get("uai", ""), request.establishment))

@@ -1,4 +1,4 @@
-"""The manual path (DESIGN §4) and forced transfers (§7): the business rules, and only them.
+"""The manual path (DESIGN §4): the business rules, and only them.
 
 A school without SIECLE (a CFA, a GRETA) cannot be matched automatically. The old school's
 administrator authorises the transfer of a deactivated student to a destination UAI, with the
@@ -22,10 +22,9 @@ from establishments.models import Establishment, User
 from establishments.validators import normalize_uai, validate_uai
 from students.models import Origin, Student
 
-from .copy import copy_passports
-from .models import Cause, Kind, ManualAuthorisation, Transfer
-from .rules import left_destination_error, window_start
-from .run import notify_done
+from ..copy import copy_passports
+from ..models import Kind, ManualAuthorisation, Transfer
+from ..rules import refuse_left_destination, window_start
 
 # The identity copied into a student created at the destination by hand: enough for the passport
 # and for the diagnostic to recognise the pair; the class is the destination's business.
@@ -225,7 +224,7 @@ def manual_authorisation_execute(
                 code="wrong_establishment",
                 params={"uai": destination.uai},
             )
-        _refuse_left_destination(destination_student)
+        refuse_left_destination(destination_student)
         transfer = _manual_transfer_insert(origin, destination_student, user=user, now=now)
         copy_passports([transfer], now=now)
         authorisation.status = ManualAuthorisation.Status.EXECUTED
@@ -240,12 +239,6 @@ def manual_authorisation_cancel(authorisation: ManualAuthorisation, *, user: Use
         authorisation.status = ManualAuthorisation.Status.CANCELLED
         authorisation.handled_by, authorisation.handled_at = user, now
         authorisation.save(update_fields=["status", "handled_by", "handled_at"])
-
-
-def _refuse_left_destination(destination: Student) -> None:
-    refusal = left_destination_error(destination)
-    if refusal:
-        raise ValidationError(refusal, code="left_destination")
 
 
 def _lock_pending(authorisation: ManualAuthorisation) -> ManualAuthorisation:
@@ -299,86 +292,3 @@ def _already_decided_error() -> ValidationError:
     return ValidationError(
         _("Un transfert entre ces deux élèves figure déjà dans l'historique."), code="already_decided"
     )
-
-
-# --- forced transfers --------------------------------------------------------------------------
-
-
-def transfer_is_forceable(transfer: Transfer) -> bool:
-    return not transfer.done and transfer.cause == Cause.DIPLOMA_CHANGE
-
-
-def transfer_force(transfer: Transfer, *, user: User, now: datetime) -> Transfer:
-    """Transfer a pair the job refused for a change of diploma; the cause stays for traceability."""
-    with transaction.atomic():
-        transfer = Transfer.objects.select_for_update().get(pk=transfer.pk)
-        if transfer.done:
-            raise ValidationError(_("Ce transfert a déjà été effectué."), code="done")
-        if transfer.cause != Cause.DIPLOMA_CHANGE:
-            raise ValidationError(
-                _(
-                    "Seul un transfert refusé pour changement de diplôme peut être forcé "
-                    "(celui-ci a été refusé pour : %(cause)s)."
-                ),
-                code="not_forceable",
-                params={"cause": transfer.get_cause_display().lower()},
-            )
-        if transfer.origin_student_id is None or transfer.destination_student_id is None:
-            raise ValidationError(
-                _("L'un des deux élèves n'existe plus : le passeport ne peut pas être copié."),
-                code="student_gone",
-            )
-        _refuse_left_destination(transfer.destination_student)
-        transfer.done, transfer.kind, transfer.user = True, Kind.FORCED, user
-        transfer.save(update_fields=["done", "kind", "user"])
-        copy_passports([transfer], now=now)
-    return transfer
-
-
-# --- pairs held for review -----------------------------------------------------------------------
-
-
-def transfer_is_held(transfer: Transfer) -> bool:
-    return not transfer.done and transfer.cause == Cause.HELD
-
-
-def transfer_release(transfer: Transfer, *, user: User, now: datetime, note: str = "") -> Transfer:
-    """Staff checked a held pair and release it: the passport is copied, the review recorded."""
-    with transaction.atomic():
-        transfer = _lock_held(transfer)
-        _refuse_left_destination(transfer.destination_student)
-        transfer.done, transfer.cause = True, ""
-        _record_review(transfer, user=user, now=now, note=note)
-        copy_passports([transfer], now=now)
-        transaction.on_commit(lambda: notify_done([transfer.pk]), robust=True)
-    return transfer
-
-
-def transfer_refuse_held(transfer: Transfer, *, user: User, now: datetime, note: str = "") -> Transfer:
-    """Staff checked a held pair and refuse it: nothing is copied, the review is recorded."""
-    with transaction.atomic():
-        transfer = _lock_held(transfer)
-        transfer.cause = Cause.REFUSED_AFTER_REVIEW
-        _record_review(transfer, user=user, now=now, note=note)
-    return transfer
-
-
-def _lock_held(transfer: Transfer) -> Transfer:
-    transfer = (
-        Transfer.objects.select_for_update(of=("self",))
-        .select_related("destination_student")
-        .get(pk=transfer.pk)
-    )
-    if not transfer_is_held(transfer):
-        raise ValidationError(_("Ce transfert n'est plus en attente de vérification."), code="not_held")
-    if transfer.origin_student_id is None or transfer.destination_student_id is None:
-        raise ValidationError(
-            _("L'un des deux élèves n'existe plus : le passeport ne peut pas être copié."),
-            code="student_gone",
-        )
-    return transfer
-
-
-def _record_review(transfer: Transfer, *, user: User, now: datetime, note: str) -> None:
-    transfer.reviewed_by, transfer.reviewed_at, transfer.review_note = user, now, note.strip()
-    transfer.save(update_fields=["done", "cause", "reviewed_by", "reviewed_at", "review_note"])

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import manual_views as views
+from . import views
 
 MANUAL = "etablissements/<str:uai>/transferts/manuels/"
 

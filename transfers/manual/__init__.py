@@ -1,0 +1,5 @@
+"""The manual path: a school without SIECLE receives a passport the old school authorised (DESIGN §4).
+
+``services`` holds the rules, ``views`` the school page, ``urls`` its routes; technical staff
+execute authorisations from the Django admin (``transfers.admin``).
+"""
