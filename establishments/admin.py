@@ -22,14 +22,12 @@ from .images import sanitize_image
 from .models import AuditLogEntry, Establishment, User
 from .services import IMAGE_FIELDS, audit_record
 
-# The fields that tie an object to the establishments whose journal records the change.
-ESTABLISHMENT_FIELDS = ("establishment", "origin_establishment", "destination_establishment")
 
-
-def audited_establishments(obj) -> list[Establishment]:
+def audited_establishments(obj, fields: tuple[str, ...] = ("establishment",)) -> list[Establishment]:
+    """The establishments whose journal records a change to ``obj``, read from its ``fields``."""
     if isinstance(obj, Establishment):
         return [obj]
-    found = (getattr(obj, field, None) for field in ESTABLISHMENT_FIELDS)
+    found = (getattr(obj, field, None) for field in fields)
     return list(dict.fromkeys(e for e in found if isinstance(e, Establishment)))
 
 
@@ -39,6 +37,10 @@ class AuditedAdmin(admin.ModelAdmin):
     Django calls ``log_addition``/``log_change``/``log_deletions`` for its own forms, deletions and
     bulk actions; the project's custom admin views call ``log_change``/``log_addition`` too.
     """
+
+    # The fields that tie an object to the establishments whose journal records the change; an
+    # admin whose model names them otherwise (transfers' origin and destination) says so.
+    audited_fields: tuple[str, ...] = ("establishment",)
 
     def log_addition(self, request: HttpRequest, obj, message):
         entry = super().log_addition(request, obj, message)
@@ -65,7 +67,7 @@ class AuditedAdmin(admin.ModelAdmin):
             "détail": entry.get_change_message() if entry else "",
         }
         action = f"Administration technique : {obj._meta.verbose_name} {verb}"
-        for establishment in audited_establishments(obj):
+        for establishment in audited_establishments(obj, self.audited_fields):
             audit_record(establishment, request.user, action[:100], changes)
 
 

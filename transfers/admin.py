@@ -106,6 +106,7 @@ class ManualAuthorisationAdmin(ReadOnlyAdmin):
     )
     fields = readonly_fields
     change_form_template = "admin/transfers/manualauthorisation/change_form.html"
+    audited_fields = ("origin_establishment",)
 
     def get_queryset(self, request: HttpRequest):
         names = Establishment.objects.filter(uai=OuterRef("destination_uai")).values("name")[:1]
@@ -246,6 +247,7 @@ class TransferAdmin(ReadOnlyAdmin):
     list_select_related = ("origin_establishment", "destination_establishment", "user")
     change_list_template = "admin/transfers/transfer/change_list.html"
     change_form_template = "admin/transfers/transfer/change_form.html"
+    audited_fields = ("origin_establishment", "destination_establishment")
 
     @admin.display(description=gettext_lazy("entrées copiées"))
     def entries_copied(self, obj: Transfer) -> int:
