@@ -14,9 +14,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.reauth import recent_authentication_required
-from students.selectors import students_without_ine
 
-from . import services
+from . import hooks, services
 from .access import ALL_ROLES, STAFF_ROLES, school_view
 from .forms import DetailsForm, ImageDeleteForm, ImageForm, TransferForm
 from .models import Role
@@ -130,7 +129,7 @@ def settings_transfers(request: HttpRequest) -> HttpResponse:
             messages.success(request, SAVED)
             return redirect("settings-transfers", uai=establishment.uai)
     status = 400 if form.errors else 200
-    context = {"form": form, "students_without_ine": students_without_ine(establishment)}
+    context = {"form": form, **hooks.transfers_tab_context(establishment)}
     return _render_tab(request, "transfers", context, status)
 
 

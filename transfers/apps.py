@@ -8,7 +8,10 @@ class TransfersConfig(AppConfig):
     name = "transfers"
 
     def ready(self) -> None:
-        # transfers sits above students: it listens to students' signal rather than being called.
+        # transfers sits above establishments and students: it listens and registers rather than
+        # being called by name (docs/architecture.md).
+        from establishments.hooks import register_transfers_tab_context
+        from students.selectors import students_without_ine
         from students.signals import siecle_import_applied
 
         from .receivers import run_matching_after_import
@@ -16,3 +19,5 @@ class TransfersConfig(AppConfig):
         siecle_import_applied.connect(
             run_matching_after_import, dispatch_uid="transfers.run_matching_after_import"
         )
+        # The Transferts settings tab lists the active students who can never be transferred.
+        register_transfers_tab_context("students_without_ine", students_without_ine)
