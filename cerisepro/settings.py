@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "students",
     "transfers",
     "privacy",
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,1 @@
+"""The demo data of the quick start (``manage.py demo``): it uses every app, and no app uses it."""
