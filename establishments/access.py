@@ -17,8 +17,13 @@ from django.http import Http404, HttpRequest, HttpResponse
 
 from .models import Establishment, Role
 
+# The role sets pages are opened to (``school_view(read=…, write=…)``), declared here only.
 ALL_ROLES = frozenset(Role.values)
-STAFF_ROLES = frozenset({Role.ADMINISTRATOR, Role.PRINCIPAL})
+SCHOOL_STAFF = frozenset({Role.ADMINISTRATOR, Role.PRINCIPAL, Role.TEACHER})  # everyone but students
+STAFF_ROLES = frozenset({Role.ADMINISTRATOR, Role.PRINCIPAL})  # the school's management
+ADMIN_ONLY = frozenset({Role.ADMINISTRATOR})
+TEACHERS = frozenset({Role.TEACHER})
+STUDENTS = frozenset({Role.STUDENT})
 
 
 def user_establishment(request: HttpRequest, uai: str) -> Establishment:

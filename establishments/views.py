@@ -16,12 +16,11 @@ from django.views.decorators.http import require_GET, require_http_methods
 from accounts.reauth import recent_authentication_required
 
 from . import hooks, services
-from .access import ALL_ROLES, STAFF_ROLES, school_view
+from .access import ADMIN_ONLY, ALL_ROLES, STAFF_ROLES, school_view
 from .forms import DetailsForm, ImageDeleteForm, ImageForm, TransferForm
 from .models import Role
 
 SAVED = _("Modifications enregistrées.")
-ADMIN_ONLY = {Role.ADMINISTRATOR}
 IMAGE_SLUGS = {"logo": "logo", "cachet": "stamp"}
 
 

@@ -11,16 +11,13 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from establishments.access import school_view
-from establishments.models import Role
+from establishments.access import ADMIN_ONLY, SCHOOL_STAFF, school_view
 
 from . import selectors, services
 from .forms import ImportConfirmForm, SiecleUploadForm, StudentFilterForm
 from .models import SiecleImport
 from .siecle import SiecleFileError
 
-SCHOOL_STAFF = {Role.ADMINISTRATOR, Role.PRINCIPAL, Role.TEACHER}
-ADMIN_ONLY = {Role.ADMINISTRATOR}
 PAGE_SIZE = 50
 IMPORT_TAB = {"tab": "import", "can_write": True}
 

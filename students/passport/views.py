@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from establishments.access import ALL_ROLES, school_view
+from establishments.access import ALL_ROLES, STUDENTS, TEACHERS, school_view
 from establishments.models import Role
 from students.models import EntryKind, PassportEntry, Student
 
@@ -32,9 +32,6 @@ from .services import (
     passport_entry_is_copy,
     passport_entry_update,
 )
-
-TEACHERS = {Role.TEACHER}
-STUDENTS = {Role.STUDENT}
 
 
 def _student(request: HttpRequest, public_id: uuid.UUID) -> Student:
