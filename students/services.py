@@ -513,15 +513,42 @@ def record_refusal(
     establishment: Establishment, *, user: User | None, now: datetime, file_name: str, data: bytes, error: str
 ) -> SiecleImport:
     """Keep a trace of a refused file (who, when, which file, why); no student is touched."""
-    return SiecleImport.objects.create(
+    record = _import_record(
+        establishment,
+        now=now,
+        user=user,
+        file_name=file_name,
+        data=data,
+        status=SiecleImport.Status.REFUSED,
+        error=error,
+    )
+    record.save()
+    return record
+
+
+def _import_record(
+    establishment: Establishment,
+    *,
+    user: User | None,
+    now: datetime,
+    file_name: str,
+    data: bytes,
+    status: SiecleImport.Status,
+    **details: Any,
+) -> SiecleImport:
+    """The record of one submitted file, not saved yet: who, when, which file, and ``details``.
+
+    The only constructor of :class:`SiecleImport`, for refusals, previews and applied imports alike.
+    """
+    return SiecleImport(
         establishment=establishment,
         user=user,
         username=user.get_username() if user else "",
         created_at=now,
-        status=SiecleImport.Status.REFUSED,
+        status=status,
         file_name=file_name[:255],
         sha256=file_sha256(data),
-        error=error,
+        **details,
     )
 
 
@@ -600,15 +627,9 @@ def _apply_file(
         plan = plan_import(establishment, export, now=now, labels=labels)
         check_export_order(plan, allow_older=checks.allow_older)
         check_mass_deactivation(plan, confirmed=checks.confirm_mass_deactivation)
-        record = SiecleImport(
-            establishment=establishment,
-            user=user,
-            username=user.get_username() if user else "",
-            created_at=now,
-            applied_at=now,
-            file_name=file_name[:255],
-            sha256=file_sha256(data),
-            status=SiecleImport.Status.APPLIED if plan.changes_anything else SiecleImport.Status.UNCHANGED,
+        status = SiecleImport.Status.APPLIED if plan.changes_anything else SiecleImport.Status.UNCHANGED
+        record = _import_record(
+            establishment, now=now, user=user, file_name=file_name, data=data, status=status, applied_at=now
         )
         _fill_counts(record, plan)
         record.save()
@@ -632,14 +653,13 @@ def preview_siecle_import(
         check_preview_quota(establishment, len(data) + len(nomenclature or b""))
         export, labels = _read(establishment, data, file_name, nomenclature, now=now, override_uai=False)
         plan = plan_import(establishment, export, now=now, labels=labels)
-    record = SiecleImport(
-        establishment=establishment,
+    record = _import_record(
+        establishment,
+        now=now,
         user=user,
-        username=user.get_username(),
-        created_at=now,
+        file_name=file_name,
+        data=data,
         status=SiecleImport.Status.PREVIEW,
-        file_name=file_name[:255],
-        sha256=file_sha256(data),
         pending_content=data,
         pending_nomenclature=nomenclature,
         preview=plan.summary(),
@@ -742,7 +762,22 @@ def preview_of(record: SiecleImport, *, now: datetime) -> dict[str, Any]:
 
 
 def _after_import(establishment_id: int, import_id: int) -> None:
-    """After an import commits, tell the apps that listen (transfers runs the matching job)."""
-    from .signals import siecle_import_applied
+    """After an import commits, run the matching job for this establishment within minutes.
 
-    siecle_import_applied.send(sender=SiecleImport, establishment_id=establishment_id, import_id=import_id)
+    If the broker is down the import still stands: the nightly run will decide the pairs.
+    """
+    from transfers.tasks import run_matching_task
+
+    try:
+        # Fail fast (one retry): the user is waiting for the page, and the nightly run is the fallback.
+        run_matching_task.apply_async(
+            kwargs={"establishment_id": establishment_id, "trigger": "import"},
+            retry_policy={"max_retries": 1, "interval_start": 0.2},
+        )
+    except Exception:
+        logger.warning(
+            "SIECLE import %s committed but the matching task could not be queued (broker unavailable); "
+            "the nightly run will decide its pairs",
+            import_id,
+            exc_info=True,
+        )
