@@ -14,11 +14,12 @@ from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
+from django.utils.text import capfirst
 
 from establishments.models import Establishment
 from students.models import Student
 
-from .models import Cause, Kind, Transfer
+from .models import COPIED_COUNTERS, Cause, Kind, Transfer
 
 # DESIGN §4: dates and months of the history are those of Europe/Paris, whatever the server's zone.
 PARIS = ZoneInfo("Europe/Paris")
@@ -148,6 +149,13 @@ _CSV_COLUMNS = {
 }
 
 
+def copied_headers() -> list[str]:
+    """ "Fiches copiées", …: one CSV column per counter, named by the field (COPIED_COUNTERS)."""
+    return [
+        str(capfirst(Transfer._meta.get_field(column).verbose_name)) for column in COPIED_COUNTERS.values()
+    ]
+
+
 def csv_rows(transfers: QuerySet[Transfer], direction: str) -> Iterator[list[str]]:
     """The header, then one French spreadsheet row per transfer, read in chunks (flat memory)."""
     uai_header, name_header = CSV_HEADERS[direction]
@@ -159,9 +167,7 @@ def csv_rows(transfers: QuerySet[Transfer], direction: str) -> Iterator[list[str
         "Transfert effectué",
         "Motif",
         "Type",
-        "Fiches copiées",
-        "Évaluations copiées",
-        "Bilans copiés",
+        *copied_headers(),
     ]
     own, other = _CSV_COLUMNS[direction]
     causes = {value: str(label) for value, label in Cause.choices}
@@ -177,9 +183,7 @@ def csv_rows(transfers: QuerySet[Transfer], direction: str) -> Iterator[list[str
         "done",
         "cause",
         "kind",
-        "fiches_copied",
-        "evaluations_copied",
-        "bilans_copied",
+        *COPIED_COUNTERS.values(),
     )
     for (
         created_at,

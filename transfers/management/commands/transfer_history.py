@@ -14,6 +14,7 @@ from cerisepro.commands import OperatorCommand
 from establishments.models import Establishment
 from establishments.validators import normalize_uai
 from transfers import history
+from transfers.models import COPIED_COUNTERS
 
 FIELDS = (
     "date",
@@ -28,9 +29,7 @@ FIELDS = (
     "done",
     "cause",
     "cause_label",
-    "fiches_copied",
-    "evaluations_copied",
-    "bilans_copied",
+    *COPIED_COUNTERS.values(),
 )
 
 
@@ -49,9 +48,7 @@ def _record(row: history.HistoryRow) -> dict:
         "done": transfer.done,
         "cause": transfer.cause,
         "cause_label": str(transfer.get_cause_display()) if transfer.cause else "",
-        "fiches_copied": transfer.fiches_copied,
-        "evaluations_copied": transfer.evaluations_copied,
-        "bilans_copied": transfer.bilans_copied,
+        **{column: getattr(transfer, column) for column in COPIED_COUNTERS.values()},
     }
 
 
