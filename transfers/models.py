@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from establishments.models import Establishment
+from establishments.models import Establishment, User
 from students.models import EntryKind, Student
 
 # The column of ``Transfer`` that counts the copied passport entries of each kind: the copy's SQL
@@ -192,6 +193,40 @@ class Transfer(models.Model):
     def __str__(self) -> str:
         origin, destination = self.origin_establishment.uai, self.destination_establishment.uai
         return f"{origin} → {destination} ({self.created_at:%d/%m/%Y})"
+
+    @classmethod
+    def for_pair(
+        cls,
+        origin: Student,
+        destination: Student,
+        *,
+        now: datetime,
+        kind: str,
+        cause: str = "",
+        hold_reason: str = "",
+        run: MatchingRun | None = None,
+        user: User | None = None,
+    ) -> Transfer:
+        """The unsaved history row deciding (origin, destination): the builder of every path.
+
+        Done when there is no cause. The INE is the one the passport travelled under (the origin's),
+        and the name the one both schools read once a record is gone: the origin's ``display_name``.
+        """
+        return cls(
+            created_at=now,
+            ine=origin.ine,
+            origin_student=origin,
+            destination_student=destination,
+            origin_establishment_id=origin.establishment_id,
+            destination_establishment_id=destination.establishment_id,
+            student_name=origin.display_name,
+            kind=kind,
+            done=cause == "",
+            cause=cause,
+            hold_reason=hold_reason,
+            run=run,
+            user=user,
+        )
 
     @property
     def entries_copied(self) -> int:

@@ -66,22 +66,13 @@ def matching_lock() -> Iterator[bool]:
                 pass  # the connection is gone, and the session lock with it
 
 
-def _student_name(student: Student) -> str:
-    return f"{student.last_name} {student.first_name}".strip()
-
-
 def _write_decisions(decisions: list[Decision], run: MatchingRun, now: datetime) -> list[Transfer]:
     rows = [
-        Transfer(
-            created_at=now,
-            ine=decision.destination.ine,
-            origin_student=decision.origin,
-            destination_student=decision.destination,
-            origin_establishment_id=decision.origin.establishment_id,
-            destination_establishment_id=decision.destination.establishment_id,
-            student_name=_student_name(decision.destination),
+        Transfer.for_pair(
+            decision.origin,
+            decision.destination,
+            now=now,
             kind=Kind.AUTOMATIC,
-            done=decision.cause == "",
             cause=decision.cause,
             hold_reason=decision.hold_reason,
             run=run,

@@ -272,18 +272,9 @@ def _manual_transfer_insert(origin: Student, destination: Student, *, user: User
     try:
         # A savepoint, so that a concurrent decision of the same pair is a message, not a 500.
         with transaction.atomic():
-            return Transfer.objects.create(
-                created_at=now,
-                ine=origin.ine,
-                origin_student=origin,
-                destination_student=destination,
-                origin_establishment_id=origin.establishment_id,
-                destination_establishment_id=destination.establishment_id,
-                student_name=origin.display_name,
-                kind=Kind.MANUAL,
-                done=True,
-                user=user,
-            )
+            transfer = Transfer.for_pair(origin, destination, now=now, kind=Kind.MANUAL, user=user)
+            transfer.save()
+            return transfer
     except IntegrityError:
         raise _already_decided_error() from None
 
