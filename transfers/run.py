@@ -30,7 +30,7 @@ from students.models import Student
 
 from .copy import copy_passports
 from .models import Kind, MatchingRun, Transfer, Trigger
-from .plan import BATCH_SIZE, Decision, PlannedPair, batch_decisions, candidate_destination_ids, plan_matching
+from .plan import BATCH_SIZE, Decision, batch_decisions, candidate_destination_ids
 from .rules import destination_conditions, origin_conditions, window_start
 
 logger = logging.getLogger(__name__)
@@ -259,17 +259,14 @@ def run_matching(
     establishment: Establishment | None = None,
     *,
     trigger: str = Trigger.COMMAND,
-    dry_run: bool = False,
     batch_size: int = BATCH_SIZE,
-) -> MatchingRun | list[PlannedPair]:
+) -> MatchingRun:
     """Decide every pair that meets the conditions as of ``now`` (for one establishment, or all).
 
-    With ``dry_run``, return the pairs and what would happen, writing nothing. A destination
+    ``transfers.plan.plan_matching`` says what it would decide, writing nothing. A destination
     that fails is recorded on the run and left for the next one ("terminé avec erreurs"); a
     failure that is not about a pair ends the run as FAILED and is raised (docs/transfers.md §5).
     """
-    if dry_run:
-        return plan_matching(now, establishment, batch_size=batch_size)
     started = timezone.now()
     with matching_lock() as acquired:
         run = MatchingRun.objects.create(

@@ -27,6 +27,7 @@ from transfers.diagnostic import planned_pairs_for_ine
 from transfers.history import transfers_received
 from transfers.manual.services import manual_authorisation_create, manual_authorisation_execute
 from transfers.models import ManualAuthorisation, MatchingRun, Transfer
+from transfers.plan import plan_matching
 from transfers.review import transfer_force
 from transfers.run import run_matching
 
@@ -95,7 +96,7 @@ def test_the_dry_run_does_not_plan_the_way_back_either(schools):
     s, _at_e, _bilan = moved_from_d_to_e(d, e)
     import_file(e, [row_at(e, s, left_on=T2.date())], T2)
 
-    assert run_matching(T2, dry_run=True) == []
+    assert plan_matching(T2) == []
 
 
 def test_a_manual_transfer_whose_destination_later_leaves_sends_nothing_back(schools):

@@ -4,7 +4,7 @@ from cerisepro.commands import OperatorCommand
 from establishments.models import Establishment
 from establishments.validators import normalize_uai
 from transfers.models import Trigger
-from transfers.plan import BATCH_SIZE
+from transfers.plan import BATCH_SIZE, PlannedPair, plan_matching
 from transfers.run import run_matching
 
 
@@ -34,7 +34,7 @@ class Command(OperatorCommand):
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1")
         if dry_run:
-            self._print_plan(run_matching(now, establishment, dry_run=True, batch_size=batch_size))
+            self._print_plan(plan_matching(now, establishment, batch_size=batch_size))
             return
         run = run_matching(now, establishment, trigger=Trigger.COMMAND, batch_size=batch_size)
         counts = (
@@ -47,7 +47,7 @@ class Command(OperatorCommand):
         if run.status == run.Status.SKIPPED:
             raise CommandError("another matching run is in progress; nothing was done")
 
-    def _print_plan(self, planned) -> None:
+    def _print_plan(self, planned: list[PlannedPair]) -> None:
         self.stdout.write(f"Dry run, nothing changed: {len(planned)} pairs would be decided")
         for pair in planned:
             self.stdout.write(
