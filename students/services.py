@@ -473,7 +473,9 @@ def _paris(moment: datetime | None, fmt: str = "%d/%m/%Y à %H:%M") -> str:
 
 @dataclass
 class ImportOutcome:
-    record: SiecleImport | None
+    """An import applied or previewed: its record, and the plan it applied or would apply."""
+
+    record: SiecleImport
     plan: ImportPlan
 
     @property
@@ -564,6 +566,25 @@ def _refusals_recorded(
         raise
 
 
+def plan_siecle_import(
+    establishment: Establishment,
+    data: bytes,
+    file_name: str,
+    *,
+    now: datetime,
+    nomenclature: bytes | None = None,
+    override_uai: bool = False,
+) -> ImportPlan:
+    """What importing a SIECLE export would change (the command's ``--dry-run``). Writes nothing.
+
+    The file is read and both UAJ checked as for an import; a refusal raises :class:`SiecleFileError`
+    and, unlike an import's, is not recorded. The older-export and mass-deactivation checks are left
+    to the caller, which shows them (``ImportPlan.is_older_than_last_import``, ``is_mass_deactivation``).
+    """
+    export, labels = _read(establishment, data, file_name, nomenclature, now=now, override_uai=override_uai)
+    return plan_import(establishment, export, now=now, labels=labels)
+
+
 def import_siecle_export(
     establishment: Establishment,
     data: bytes,
@@ -572,24 +593,18 @@ def import_siecle_export(
     now: datetime,
     user: User | None = None,
     nomenclature: bytes | None = None,
-    dry_run: bool = False,
     confirm_mass_deactivation: bool = False,
     allow_older: bool = False,
     override_uai: bool = False,
     replacing: SiecleImport | None = None,
 ) -> ImportOutcome:
-    """Read, check and apply a SIECLE export (or only plan it with ``dry_run``, which writes nothing).
+    """Read, check and apply a SIECLE export; :func:`plan_siecle_import` only says what it would do.
 
     Raises :class:`SiecleFileError` (or :class:`ImportRefused`) with a French and an English
     message; the students are then left exactly as they were, and the refusal is recorded.
     ``replacing`` is the preview record the applied import takes the place of.
     """
     checks = ImportChecks(confirm_mass_deactivation, allow_older, override_uai)
-    if dry_run:
-        export, labels = _read(
-            establishment, data, file_name, nomenclature, now=now, override_uai=override_uai
-        )
-        return ImportOutcome(None, plan_import(establishment, export, now=now, labels=labels))
     with _refusals_recorded(establishment, user=user, now=now, file_name=file_name, data=data):
         record, plan = _apply_file(
             establishment, data, file_name, nomenclature, now=now, user=user, checks=checks

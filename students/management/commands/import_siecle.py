@@ -7,7 +7,7 @@ from django.core.management.base import CommandError
 from cerisepro.commands import OperatorCommand
 from establishments.models import Establishment
 from establishments.validators import normalize_uai
-from students.services import import_siecle_export
+from students.services import ImportPlan, import_siecle_export, plan_siecle_import
 from students.siecle import SiecleFileError
 
 # Identity lines printed per kind; the import record keeps them all.
@@ -44,25 +44,32 @@ class Command(OperatorCommand):
         establishment = Establishment.objects.filter(uai=normalize_uai(uai)).first()
         if establishment is None:
             raise CommandError(f"no establishment with UAI {uai}")
-        data = _read(file)
         try:
-            outcome = import_siecle_export(
-                establishment,
-                data,
-                Path(file).name,
-                now=now,
-                nomenclature=_read(nomenclature) if nomenclature else None,
-                dry_run=dry_run,
-                confirm_mass_deactivation=options["confirm_mass_deactivation"],
-                allow_older=options["allow_older"],
-                override_uai=options["override_uai"],
-            )
+            plan = self._plan_or_import(establishment, file, nomenclature, now, dry_run=dry_run, **options)
         except SiecleFileError as error:
             raise CommandError(error.english) from None
-        self._report(outcome, dry_run)
+        self._report(plan, dry_run)
 
-    def _report(self, outcome, dry_run: bool) -> None:
-        plan = outcome.plan
+    def _plan_or_import(self, establishment, file, nomenclature, now, *, dry_run, **options) -> ImportPlan:
+        data, name = _read(file), Path(file).name
+        names = _read(nomenclature) if nomenclature else None
+        if dry_run:
+            return plan_siecle_import(
+                establishment, data, name, now=now, nomenclature=names, override_uai=options["override_uai"]
+            )
+        outcome = import_siecle_export(
+            establishment,
+            data,
+            name,
+            now=now,
+            nomenclature=names,
+            confirm_mass_deactivation=options["confirm_mass_deactivation"],
+            allow_older=options["allow_older"],
+            override_uai=options["override_uai"],
+        )
+        return outcome.plan
+
+    def _report(self, plan: ImportPlan, dry_run: bool) -> None:
         prefix = "Dry run, nothing changed. Would have:" if dry_run else "Imported:"
         self.stdout.write(
             f"{prefix} {len(plan.export.students)} in file, {len(plan.creations)} created, "
@@ -71,7 +78,7 @@ class Command(OperatorCommand):
             f"{plan.without_ine} without INE"
         )
         self._report_identity(plan)
-        if not dry_run and not outcome.changed:
+        if not dry_run and not plan.changes_anything:
             self.stdout.write("No change: the establishment's students already match this file.")
         for warning in plan.export.warnings:
             self.stdout.write(f"warning: {warning}")
