@@ -25,7 +25,7 @@ from . import review
 from .diagnostic import eligibility_diagnostic
 from .manual import services as manual
 from .models import Cause, ManualAuthorisation, MatchingRun, Transfer, TransferReport, Trigger
-from .plan import TRANSFER
+from .plan import Outcome
 from .run import run_matching
 
 CREATE = "creer"
@@ -468,7 +468,7 @@ class MatchingRunAdmin(ReadOnlyAdmin):
 
 
 def _outcome_label(key: str) -> str:
-    if key == TRANSFER:
+    if key == Outcome.TRANSFER:
         return _("transfert effectué")
     return str(Cause(key).label) if key in Cause.values else key
 

@@ -17,7 +17,7 @@ from django.utils.formats import date_format
 from students.models import Origin, Student
 
 from .models import Transfer
-from .plan import NEVER, PENDING, PlannedPair, batch_decisions, planned_pair
+from .plan import Outcome, PlannedPair, batch_decisions, planned_pair
 from .rules import destination_conditions, enrolled_after, identity_missing, window_start
 
 
@@ -185,9 +185,9 @@ def planned_pairs_for_ine(ine: str, *, now: datetime) -> list[PlannedPair]:
             unmet = [c for c in pair_conditions(origin, destination, now=now) if not c.met]
             final = [c for c in unmet if c.number in FINAL_CONDITIONS]
             if final and not origin.is_active:
-                planned.append(PlannedPair(origin, destination, NEVER, final[0].reason))
+                planned.append(PlannedPair(origin, destination, Outcome.NEVER, final[0].reason))
             elif unmet and not origin.is_active:
-                planned.append(PlannedPair(origin, destination, PENDING, unmet[0].reason))
+                planned.append(PlannedPair(origin, destination, Outcome.PENDING, unmet[0].reason))
     return planned
 
 

@@ -270,13 +270,17 @@ class TransferReport(models.Model):
         return f"{self.transfer} — {self.created_at:%d/%m/%Y}"
 
 
+class AuthorisationStatus(models.TextChoices):
+    PENDING = "en_attente", _("En attente")
+    EXECUTED = "effectue", _("Effectué")
+    CANCELLED = "annule", _("Annulé")
+
+
 class ManualAuthorisation(models.Model):
     """The old school's authorisation to send a student's passport to a school without SIECLE."""
 
-    class Status(models.TextChoices):
-        PENDING = "en_attente", _("En attente")
-        EXECUTED = "effectue", _("Effectué")
-        CANCELLED = "annule", _("Annulé")
+    # At module level so that the constraint below can name it (Meta does not see the class body).
+    Status = AuthorisationStatus
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     origin_student = models.ForeignKey(
@@ -321,7 +325,7 @@ class ManualAuthorisation(models.Model):
             # One open authorisation per student at a time.
             models.UniqueConstraint(
                 fields=["origin_student"],
-                condition=Q(status="en_attente"),
+                condition=Q(status=AuthorisationStatus.PENDING),
                 name="one_pending_authorisation_per_student",
             ),
         ]

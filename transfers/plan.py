@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
+from django.db import models
 from django.db.models import Exists, OuterRef, Q
 
 from establishments.models import Establishment
@@ -28,26 +29,27 @@ from .rules import (
 )
 
 BATCH_SIZE = 500
-PENDING = "en_attente"
-TRANSFER = "transfert"
-NEVER = "exclu"
+
+
+class Outcome(models.TextChoices):
+    """What the plan says of a pair besides a ``Cause``: transferred, waiting, or never."""
+
+    TRANSFER = "transfert", "transfert"
+    PENDING = "en_attente", "en attente"
+    NEVER = "exclu", "jamais (retour vers un dossier quitté)"  # a way back to a record the student left
 
 
 @dataclass
 class PlannedPair:
     origin: Student
     destination: Student
-    outcome: str  # TRANSFER, a Cause value, or PENDING
+    outcome: str  # an Outcome or a Cause value
     reason: str = ""
 
     @property
     def outcome_label(self) -> str:
-        if self.outcome == TRANSFER:
-            return "transfert"
-        if self.outcome == PENDING:
-            return "en attente"
-        if self.outcome == NEVER:
-            return "jamais (retour vers un dossier quitté)"
+        if self.outcome in Outcome.values:
+            return Outcome(self.outcome).label
         return Cause(self.outcome).label
 
 
@@ -175,4 +177,4 @@ def plan_matching(
 
 def planned_pair(decision: Decision) -> PlannedPair:
     reason = HoldReason(decision.hold_reason).label if decision.hold_reason else ""
-    return PlannedPair(decision.origin, decision.destination, decision.cause or TRANSFER, reason)
+    return PlannedPair(decision.origin, decision.destination, decision.cause or Outcome.TRANSFER, reason)

@@ -30,7 +30,7 @@ from students.models import Student
 
 from .copy import copy_passports
 from .models import Kind, MatchingRun, Transfer, Trigger
-from .plan import BATCH_SIZE, Decision, batch_decisions, candidate_destination_ids
+from .plan import BATCH_SIZE, Decision, Outcome, batch_decisions, candidate_destination_ids
 from .rules import destination_conditions, origin_conditions, window_start
 
 logger = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ def _save_progress(run: MatchingRun) -> None:
 def _count(run: MatchingRun, rows: list[Transfer]) -> list[int]:
     """Add a committed batch to the run's counters; the ids of its done transfers."""
     for row in rows:
-        key = "transfert" if row.done else row.cause
+        key = Outcome.TRANSFER.value if row.done else row.cause
         run.counts[key] = run.counts.get(key, 0) + 1
     run.pairs_decided += len(rows)
     run.transfers_done += sum(1 for row in rows if row.done)
