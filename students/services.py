@@ -777,22 +777,7 @@ def preview_of(record: SiecleImport, *, now: datetime) -> dict[str, Any]:
 
 
 def _after_import(establishment_id: int, import_id: int) -> None:
-    """After an import commits, run the matching job for this establishment within minutes.
+    """After an import commits, tell the apps that listen (transfers runs the matching job)."""
+    from .signals import siecle_import_applied
 
-    If the broker is down the import still stands: the nightly run will decide the pairs.
-    """
-    from transfers.tasks import run_matching_task
-
-    try:
-        # Fail fast (one retry): the user is waiting for the page, and the nightly run is the fallback.
-        run_matching_task.apply_async(
-            kwargs={"establishment_id": establishment_id, "trigger": "import"},
-            retry_policy={"max_retries": 1, "interval_start": 0.2},
-        )
-    except Exception:
-        logger.warning(
-            "SIECLE import %s committed but the matching task could not be queued (broker unavailable); "
-            "the nightly run will decide its pairs",
-            import_id,
-            exc_info=True,
-        )
+    siecle_import_applied.send(sender=SiecleImport, establishment_id=establishment_id, import_id=import_id)
