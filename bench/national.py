@@ -107,22 +107,25 @@ BUILD_STATEMENTS = [
     """
     INSERT INTO students_siecleimport (public_id, username, created_at, applied_at, status, file_name,
         sha256, file_uai, in_file, created, updated, reactivated, deactivated, unchanged,
-        without_ine, warnings, error, establishment_id)
+        without_ine, warnings, identity_changes, reassigned_siecle_ids, field_changes, error,
+        establishment_id)
     SELECT gen_random_uuid(), 'bench', %(now)s - interval '200 days', %(now)s - interval '200 days',
-        'applique', 'ElevesSansAdresses.xml', md5(e.uai), e.uai, 0, 0, 0, 0, 0, 0, 0, '[]', '', e.id
+        'applique', 'ElevesSansAdresses.xml', md5(e.uai), e.uai, 0, 0, 0, 0, 0, 0, 0, '[]', '[]', '[]',
+        '{}', '', e.id
     FROM establishments_establishment e
     """,
     # 2. Students: a third created this school year (new enrolments: destinations without an
     # origin), the others earlier; every ``step``-th one moved (deactivated here, see 3.).
     """
     INSERT INTO students_student (public_id, ine, siecle_id, last_name, first_name, birth_date,
-        class_code, mef_code, mef_label, diploma_level, diploma_specialite, origin, is_active,
-        created_at, deactivated_at, created_by_import_id, deactivated_by_import_id, establishment_id)
+        class_code, mef_code, mef_label, diploma_level, diploma_specialite, previous_uai, origin,
+        is_active, created_at, deactivated_at, created_by_import_id, deactivated_by_import_id,
+        establishment_id)
     SELECT gen_random_uuid(), 'I' || lpad(i::text, 9, '0') || 'X', i::text,
         upper(substr(md5('n' || i), 1, 3 + i %% 7)), initcap(substr(md5('p' || i), 1, 4 + i %% 5)),
         date '2006-01-01' + (i %% 1500), '2BPRO' || (i %% 4), '2402100' || (i %% 9000),
         'BAC PRO MÉTIERS DU COMMERCE ET DE LA VENTE', CASE i %% 3 WHEN 0 THEN 'CAP' ELSE 'BAC PRO' END,
-        lpad((i %% 40)::text, 3, '0'), 'siecle', NOT moved,
+        lpad((i %% 40)::text, 3, '0'), '', 'siecle', NOT moved,
         CASE WHEN NOT moved AND i %% 3 = 0 THEN %(now)s - (5 + i %% 170) * interval '1 day'
              ELSE %(now)s - interval '400 days' END,
         CASE WHEN moved THEN %(now)s - (2 + i %% 150) * interval '1 day' END,
@@ -135,12 +138,12 @@ BUILD_STATEMENTS = [
     # diploma (3 %) or another birth date (2 %: a mistyped INE).
     """
     INSERT INTO students_student (public_id, ine, siecle_id, last_name, first_name, birth_date,
-        class_code, mef_code, mef_label, diploma_level, diploma_specialite, origin, is_active,
-        created_at, created_by_import_id, establishment_id)
+        class_code, mef_code, mef_label, diploma_level, diploma_specialite, previous_uai, origin,
+        is_active, created_at, created_by_import_id, establishment_id)
     SELECT gen_random_uuid(), o.ine, 'N' || o.id, o.last_name, o.first_name,
         o.birth_date + CASE WHEN o.id / %(step)s %% 50 = 7 THEN 1 ELSE 0 END,
         o.class_code, o.mef_code, o.mef_label, o.diploma_level,
-        CASE WHEN o.id / %(step)s %% 33 = 1 THEN 'ZZZ' ELSE o.diploma_specialite END, 'siecle', true,
+        CASE WHEN o.id / %(step)s %% 33 = 1 THEN 'ZZZ' ELSE o.diploma_specialite END, '', 'siecle', true,
         o.deactivated_at + interval '12 hours', imp.id, imp.establishment_id
     FROM students_student o
     JOIN students_siecleimport imp ON imp.establishment_id = %(first_establishment)s

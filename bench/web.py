@@ -42,22 +42,22 @@ BUILD_STATEMENTS = [
     # Student k of the establishment and student k of another one, for each history row k.
     """
     INSERT INTO students_student (public_id, ine, siecle_id, last_name, first_name, birth_date,
-        class_code, mef_code, mef_label, diploma_level, diploma_specialite, origin, is_active,
-        created_at, establishment_id)
+        class_code, mef_code, mef_label, diploma_level, diploma_specialite, previous_uai, origin,
+        is_active, created_at, establishment_id)
     SELECT gen_random_uuid(), 'W' || lpad(k::text, 9, '0') || CASE WHEN here THEN 'H' ELSE 'O' END,
         '', upper(substr(md5('n' || k), 1, 8)), initcap(substr(md5('p' || k), 1, 6)),
-        date '2006-01-01' + k %% 1500, '2BPRO1', '', '', 'BAC PRO', '001', 'siecle', true, now(),
+        date '2006-01-01' + k %% 1500, '2BPRO1', '', '', 'BAC PRO', '001', '', 'siecle', true, now(),
         CASE WHEN here THEN %(first)s ELSE %(first)s + 1 + k %% 30 END
     FROM generate_series(1, %(rows)s) k CROSS JOIN (VALUES (true), (false)) h(here)
     """,
     # History rows over the last twelve months; one in ten not done.
     """
-    INSERT INTO transfers_transfer (created_at, ine, student_name, kind, done, cause, fiches_copied,
-        evaluations_copied, bilans_copied, origin_establishment_id, destination_establishment_id,
-        origin_student_id, destination_student_id)
-    SELECT now() - (k %% 360) * interval '1 day' - k * interval '1 second', h.ine,
+    INSERT INTO transfers_transfer (public_id, created_at, ine, student_name, kind, done, cause,
+        hold_reason, review_note, fiches_copied, evaluations_copied, bilans_copied,
+        origin_establishment_id, destination_establishment_id, origin_student_id, destination_student_id)
+    SELECT gen_random_uuid(), now() - (k %% 360) * interval '1 day' - k * interval '1 second', h.ine,
         h.last_name || ' ' || h.first_name, 'automatique', k %% 10 <> 0,
-        CASE WHEN k %% 10 = 0 THEN 'changement_diplome' ELSE '' END,
+        CASE WHEN k %% 10 = 0 THEN 'changement_diplome' ELSE '' END, '', '',
         CASE WHEN k %% 10 = 0 THEN 0 ELSE 90 END, CASE WHEN k %% 10 = 0 THEN 0 ELSE 45 END,
         CASE WHEN k %% 10 = 0 THEN 0 ELSE 15 END,
         CASE WHEN received THEN o.establishment_id ELSE h.establishment_id END,
