@@ -352,7 +352,8 @@ def _run_job(url: str, now: datetime, batch_size: int) -> dict:
 
 
 def _migrate(url: str) -> None:
-    env = {**os.environ, "DATABASE_URL": url}
+    # A fresh clone has no .env: development settings, so that no SECRET_KEY is needed to migrate.
+    env = {"DEBUG": "true", **os.environ, "DATABASE_URL": url}
     subprocess.run(  # noqa: S603 - our own interpreter and manage.py
         [sys.executable, "manage.py", "migrate", "--verbosity", "0"], cwd=ROOT, env=env, check=True
     )
