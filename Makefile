@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup setup-dev lint format bench bench-web clean
+.PHONY: run test setup setup-dev lint typecheck format bench bench-web clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,9 +31,11 @@ setup: $(VENV)/.runtime .env
 setup-dev: $(VENV)/.dev
 
 ## Set up, create the demo data, then serve http://$(HOST):$(PORT) with a Celery worker + beat.
+## Ctrl-C stops runserver; the trap then stops the worker once (a background job ignores Ctrl-C)
+## and waits for it. The former `trap 'kill 0'` signalled its own shell, which re-ran the trap.
 run: setup
-	@trap 'kill 0' EXIT INT TERM; \
-	$(VENV)/bin/celery -A cerisepro worker --beat --loglevel INFO --concurrency 1 & \
+	@$(VENV)/bin/celery -A cerisepro worker --beat --loglevel INFO --concurrency 1 & worker=$$!; \
+	trap 'trap - EXIT INT TERM; kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 ## Set up and run the whole test suite.
@@ -43,6 +45,9 @@ test: setup-dev
 lint: setup-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+typecheck: setup-dev
+	$(VENV)/bin/mypy
 
 format: setup-dev
 	$(VENV)/bin/ruff check --fix .

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.auth import authenticate
-from django.http import HttpRequest
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from establishments.access import AuthenticatedRequest
 from establishments.models import User
 
 from . import otp
@@ -88,7 +88,7 @@ class ReauthenticationForm(forms.Form):
     otp_token = code_field()
     prefix = "reauth"  # keeps its fields apart from those of the form being confirmed
 
-    def __init__(self, request: HttpRequest, *args, **kwargs):
+    def __init__(self, request: AuthenticatedRequest, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.request = request
         self.user = request.user

@@ -10,10 +10,12 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
+from django_otp.middleware import is_verified
 
 from . import otp
 from .sessions import ENROL, LAST_ACTIVITY, SECOND_FACTOR, second_factor_awaited
@@ -23,7 +25,7 @@ security_log = logging.getLogger("cerisepro.security")
 # refreshed once a minute at most, which is precise enough for a timeout counted in minutes.
 ACTIVITY_RESOLUTION = 60
 
-Handler = Callable[[HttpRequest], HttpResponse]
+Handler = Callable[[HttpRequest], HttpResponseBase]
 
 
 class IdleTimeoutMiddleware:
@@ -32,7 +34,7 @@ class IdleTimeoutMiddleware:
     def __init__(self, get_response: Handler):
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         if request.user.is_authenticated:
             now = int(time.time())
             last = request.session.get(LAST_ACTIVITY)
@@ -69,9 +71,9 @@ class SecondFactorMiddleware:
             ENROL: {reverse("otp-setup"), *logouts},
         }
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         user = request.user
-        if user.is_authenticated and not user.is_verified():
+        if user.is_authenticated and not is_verified(user):
             awaited = second_factor_awaited(request)
             if user.is_staff and not awaited:
                 # Staff are never let through unverified, whatever the session says (a device

@@ -127,7 +127,7 @@ def second_factor_verify(user: User, token: str) -> Verification:
     model = TOTPDevice if TOTP_TOKEN.fullmatch(token) else StaticDevice
     # Row locks: two requests with the same code cannot both pass (django-otp's for_verify).
     devices = list(model.objects.devices_for_user(user, confirmed=True).select_for_update())
-    blocked_until = []
+    blocked_until: list[datetime | None] = []
     for device in devices:
         allowed, data = device.verify_is_allowed()
         if not allowed:
@@ -135,6 +135,7 @@ def second_factor_verify(user: User, token: str) -> Verification:
             continue
         if device.verify_token(token):
             return Verification(device)
-    if blocked_until and all(blocked_until) and len(blocked_until) == len(devices):
-        return Verification(None, retry_at=max(blocked_until))
+    locks = [until for until in blocked_until if until is not None]
+    if locks and len(locks) == len(devices):  # every device is throttled
+        return Verification(None, retry_at=max(locks))
     return Verification(None)

@@ -12,9 +12,13 @@ import logging
 import time
 from collections.abc import Callable
 from functools import wraps
+from typing import Concatenate, ParamSpec, TypeVar
 
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, QueryDict
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
+
+from establishments.access import AuthenticatedRequest
 
 from .forms import ReauthenticationForm
 from .sessions import mark_authenticated, recently_authenticated
@@ -22,10 +26,16 @@ from .sessions import mark_authenticated, recently_authenticated
 security_log = logging.getLogger("cerisepro.security")
 NOT_REPLAYED = {"csrfmiddlewaretoken"}
 
+# Under login_required or school_view, which it relies on; a school view's SchoolRequest stays one.
+RequestT = TypeVar("RequestT", bound=AuthenticatedRequest)
+P = ParamSpec("P")
 
-def recent_authentication_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+
+def recent_authentication_required(
+    view: Callable[Concatenate[RequestT, P], HttpResponseBase],
+) -> Callable[Concatenate[RequestT, P], HttpResponseBase]:
     @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    def wrapper(request: RequestT, *args: P.args, **kwargs: P.kwargs) -> HttpResponseBase:
         if request.method in ("GET", "HEAD", "OPTIONS") or recently_authenticated(request, time.time()):
             return view(request, *args, **kwargs)
         prefix = ReauthenticationForm.prefix
@@ -33,7 +43,8 @@ def recent_authentication_required(view: Callable[..., HttpResponse]) -> Callabl
         if form.is_bound and form.is_valid():
             mark_authenticated(request, time.time())
             security_log.info("event=reauthenticated user=%s path=%s", request.user.pk, _path(request))
-            request.POST = _without(request.POST, prefix)
+            # The original fields, immutable like the request.POST they replace.
+            request.POST = QueryDict(_without(request.POST, prefix).urlencode())
             return view(request, *args, **kwargs)
         if form.is_bound:
             security_log.warning(
@@ -56,7 +67,6 @@ def _without(data: QueryDict, prefix: str) -> QueryDict:
     for name, values in data.lists():
         if not name.startswith(f"{prefix}-"):
             kept.setlist(name, values)
-    kept._mutable = False
     return kept
 
 

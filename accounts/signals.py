@@ -14,7 +14,7 @@ from django.dispatch import receiver
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 
-from cerisepro.security import client_ip, new_locks
+from cerisepro.security import AxesRequest, client_ip, new_locks
 from establishments.models import User
 
 from . import otp
@@ -52,7 +52,7 @@ def on_login_failed(sender, credentials: dict, request: HttpRequest | None = Non
 
 @receiver(user_locked_out, dispatch_uid="accounts-locked-out")
 def on_locked_out(
-    sender, request: HttpRequest, username: str | None, ip_address: str | None, **kwargs
+    sender, request: AxesRequest, username: str | None, ip_address: str | None, **kwargs
 ) -> None:
     fresh = new_locks(request, getattr(request, "axes_credentials", None))
     if "ip_address" in fresh:

@@ -15,6 +15,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 from django_otp import DEVICE_ID_SESSION_KEY, user_has_device
 from django_otp import login as otp_login
+from django_otp.middleware import is_verified
+
+from establishments.access import AuthenticatedRequest
 
 from . import otp
 from .forms import EnrolForm, SecondFactorForm
@@ -41,10 +44,10 @@ def _verified(request: HttpRequest, device) -> None:
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def otp_verify(request: HttpRequest) -> HttpResponse:
+def otp_verify(request: AuthenticatedRequest) -> HttpResponse:
     user = request.user
     next_url = _next_url(request)
-    if user.is_verified() or second_factor_awaited(request) != VERIFY:
+    if is_verified(user) or second_factor_awaited(request) != VERIFY:
         return redirect(next_url)
     if not user_has_device(user):  # removed by technical staff meanwhile
         second_factor_done(request)
@@ -52,6 +55,7 @@ def otp_verify(request: HttpRequest) -> HttpResponse:
     form = SecondFactorForm(user, request.POST if request.method == "POST" else None)
     if form.is_bound and form.is_valid():
         verification = form.verification
+        assert verification is not None  # set by the form's clean_otp_token, which accepted the code
         _verified(request, verification.device)
         security_log.info(
             "event=second_factor_verified user=%s recovery_code=%s", user.pk, verification.is_recovery_code
@@ -75,7 +79,7 @@ def otp_verify(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @login_required
 @recent_authentication_required
-def otp_setup(request: HttpRequest) -> HttpResponse:
+def otp_setup(request: AuthenticatedRequest) -> HttpResponse:
     user = request.user
     enrolled = otp.has_totp(user)
     action = request.POST.get("action") if request.method == "POST" else None
@@ -91,16 +95,18 @@ def otp_setup(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and action != "enrol":
         return redirect("otp-setup")  # an unknown action, or one that does not apply
     if enrolled and action is None and not request.GET.get("remplacer"):
-        context = {"codes_left": otp.recovery_codes_left(user), "mandatory": user.is_staff}
-        return render(request, "accounts/otp_status.html", context)
+        status = {"codes_left": otp.recovery_codes_left(user), "mandatory": user.is_staff}
+        return render(request, "accounts/otp_status.html", status)
     key = request.session.get(SETUP_KEY) or otp.new_totp_key()
     request.session[SETUP_KEY] = key
     form = EnrolForm(user, key, request.POST if action == "enrol" else None)
     if form.is_bound and form.is_valid():
         del request.session[SETUP_KEY]
+        codes = form.recovery_codes
+        assert codes is not None  # set by the form's clean_otp_token, which accepted the code
         _verified(request, otp.totp_device(user))
         security_log.info("event=second_factor_enrolled user=%s replaced=%s", user.pk, enrolled)
-        return _show_codes(request, form.recovery_codes, first=True)
+        return _show_codes(request, codes, first=True)
     context = {
         "form": form,
         "qr_code": otp.qr_code_data_uri(otp.totp_setup_url(user, key)),

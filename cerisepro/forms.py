@@ -4,6 +4,7 @@ dates within a plausible range."""
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -11,7 +12,7 @@ from django.core.exceptions import ValidationError
 from .text import strip_unsafe_characters
 
 
-class SafeInputMixin:
+class SafeInputMixin(forms.BaseForm):
     """Strip unsafe characters (see :mod:`cerisepro.text`) from every text input of the form, and
     refuse a date outside EARLIEST_YEAR–LATEST_YEAR with a French message.
 
@@ -49,16 +50,17 @@ def _bound_dates(field: forms.Field) -> None:
 
 
 def _clean_text_first(field: forms.CharField) -> None:
-    # Each form instance has its own deep copy of its fields, so this changes no other form.
-    if getattr(field, "_strips_unsafe_characters", False):
+    # Each form instance has its own deep copy of its fields, so this changes no other form. The
+    # wrapper is an attribute of the instance, which shadows the class's method (set through
+    # vars(): mypy refuses an assignment to a method); an instance that has one is already done.
+    if "to_python" in vars(field):
         return
     to_python = field.to_python
     multiline = isinstance(field.widget, forms.Textarea)
 
-    def safe_to_python(value):
+    def safe_to_python(value: Any) -> Any:
         if isinstance(value, str):
             value = strip_unsafe_characters(value, multiline=multiline)
         return to_python(value)
 
-    field.to_python = safe_to_python
-    field._strips_unsafe_characters = True
+    vars(field)["to_python"] = safe_to_python

@@ -6,14 +6,16 @@ from __future__ import annotations
 import ipaddress
 import math
 from collections.abc import Callable
+from datetime import datetime
 from functools import cache
 
 from axes.handlers.database import AxesDatabaseHandler
 from axes.helpers import get_client_username, get_cool_off, get_failure_limit
 from axes.models import AccessAttempt
 from django.conf import settings
-from django.db.models import Max, Sum
+from django.db.models import Max, QuerySet, Sum
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -60,16 +62,23 @@ def client_ip(request: HttpRequest) -> str | None:
 # against its own limit: AXES_FAILURE_LIMIT for an account, AXES_IP_FAILURE_LIMIT for an address.
 
 
+class AxesRequest(HttpRequest):
+    """A login request as django-axes hands it over: its handler has set these (only a type)."""
+
+    axes_attempt_time: datetime
+    axes_ip_address: str | None
+
+
 def failure_limits() -> dict[str, int]:
     return {"username": settings.AXES_FAILURE_LIMIT, "ip_address": settings.AXES_IP_FAILURE_LIMIT}
 
 
-def _attempts(scope: str, value: str | None, request: HttpRequest):
+def _attempts(scope: str, value: str | None, request: AxesRequest) -> QuerySet[AccessAttempt]:
     since = request.axes_attempt_time - get_cool_off(request)
     return AccessAttempt.objects.filter(**{scope: value}, attempt_time__gte=since)
 
 
-def _scope_values(request: HttpRequest, credentials: dict | None) -> dict[str, str | None]:
+def _scope_values(request: AxesRequest, credentials: dict | None) -> dict[str, str | None]:
     return {"username": get_client_username(request, credentials), "ip_address": request.axes_ip_address}
 
 
@@ -82,14 +91,14 @@ class LoginThrottleHandler(AxesDatabaseHandler):
     during a lock are not recorded, so a lock ends one cool-off after the failure that set it.
     """
 
-    def get_failures(self, request, credentials: dict | None = None) -> int:
+    def get_failures(self, request: AxesRequest, credentials: dict | None = None) -> int:
         limit = get_failure_limit(request, credentials)
         counts = failure_counts(request, credentials)
         limits = failure_limits()
         return max((count * limit // limits[scope] for scope, count in counts.items()), default=0)
 
 
-def failure_counts(request: HttpRequest, credentials: dict | None = None) -> dict[str, int]:
+def failure_counts(request: AxesRequest, credentials: dict | None = None) -> dict[str, int]:
     values = _scope_values(request, credentials)
     return {
         scope: _attempts(scope, value, request).aggregate(n=Sum("failures_since_start"))["n"] or 0
@@ -98,13 +107,13 @@ def failure_counts(request: HttpRequest, credentials: dict | None = None) -> dic
     }
 
 
-def locked_scopes(request: HttpRequest, credentials: dict | None = None) -> set[str]:
+def locked_scopes(request: AxesRequest, credentials: dict | None = None) -> set[str]:
     """Which of "username" and "ip_address" are locked out for this request."""
     limits = failure_limits()
     return {scope for scope, count in failure_counts(request, credentials).items() if count >= limits[scope]}
 
 
-def new_locks(request: HttpRequest, credentials: dict | None = None) -> set[str]:
+def new_locks(request: AxesRequest, credentials: dict | None = None) -> set[str]:
     """The scopes this request's failure has just locked (not those it found already locked).
 
     During a lock no failure is recorded, so a lock is new exactly when the latest recorded
@@ -119,7 +128,7 @@ def new_locks(request: HttpRequest, credentials: dict | None = None) -> set[str]
     return fresh
 
 
-def lock_minutes_left(request: HttpRequest, credentials: dict | None = None) -> int:
+def lock_minutes_left(request: AxesRequest, credentials: dict | None = None) -> int:
     values = _scope_values(request, credentials)
     ends = [
         _attempts(scope, values[scope], request).aggregate(t=Max("attempt_time"))["t"]
@@ -132,7 +141,9 @@ def lock_minutes_left(request: HttpRequest, credentials: dict | None = None) -> 
     return max(1, math.ceil(left.total_seconds() / 60))
 
 
-def lockout_response(request: HttpRequest, original_response=None, credentials=None) -> HttpResponse:
+def lockout_response(
+    request: AxesRequest, original_response=None, credentials: dict | None = None
+) -> HttpResponse:
     """The page django-axes answers with once an account or an address is locked out (429)."""
     scopes = locked_scopes(request, credentials)
     context = {
@@ -154,10 +165,10 @@ class NoStoreMiddleware:
     middleware and answers them with its own long-lived headers.
     """
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]):
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         response = self.get_response(request)
         if "no-store" not in response.get("Cache-Control", ""):
             response["Cache-Control"] = "no-store, private"

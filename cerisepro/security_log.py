@@ -13,7 +13,8 @@ import logging
 from collections.abc import Callable
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest
+from django.http.response import HttpResponseBase
 
 security_log = logging.getLogger("cerisepro.security")
 
@@ -32,17 +33,17 @@ def _uai(user) -> str | None:
     return establishment.uai if establishment else None
 
 
-def _is_download(response: HttpResponse) -> bool:
+def _is_download(response: HttpResponseBase) -> bool:
     return "attachment" in response.get("Content-Disposition", "") or response.get(
         "Content-Type", ""
     ).startswith("text/csv")
 
 
 class SecurityLogMiddleware:
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]):
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         response = self.get_response(request)
         user = getattr(request, "user", None)
         if user is None:

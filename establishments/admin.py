@@ -9,6 +9,8 @@ recorded: they would put INEs into a log (DESIGN §6).
 
 from __future__ import annotations
 
+from functools import partial
+
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.models import LogEntry
@@ -20,7 +22,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .images import sanitize_image
 from .models import AuditLogEntry, Establishment, User
-from .services import IMAGE_FIELDS, audit_record
+from .services import IMAGE_FIELDS, audit_record, image_storage
 
 
 def audited_establishments(obj, fields: tuple[str, ...] = ("establishment",)) -> list[Establishment]:
@@ -67,8 +69,10 @@ class AuditedAdmin(admin.ModelAdmin):
             "détail": entry.get_change_message() if entry else "",
         }
         action = f"Administration technique : {obj._meta.verbose_name} {verb}"
+        user = request.user
+        assert user.is_authenticated  # the admin site lets signed-in staff only in
         for establishment in audited_establishments(obj, self.audited_fields):
-            audit_record(establishment, request.user, action[:100], changes)
+            audit_record(establishment, user, action[:100], changes)
 
 
 class ReadOnlyAdmin(AuditedAdmin):
@@ -115,13 +119,12 @@ class EstablishmentAdminForm(forms.ModelForm):
         return self._clean_image("stamp")
 
 
-def _delete_files_on_commit(establishment: Establishment, names: dict[str, str]) -> None:
+def _delete_files_on_commit(names: dict[str, str]) -> None:
     # Once the change commits, as the school's page does (establishments.services): a rolled-back
     # change keeps its file.
     for field, name in names.items():
         if name:
-            storage = establishment._meta.get_field(field).storage
-            transaction.on_commit(lambda storage=storage, name=name: storage.delete(name))
+            transaction.on_commit(partial(image_storage(field).delete, name))
 
 
 @admin.register(Establishment)
@@ -157,18 +160,18 @@ class EstablishmentAdmin(AuditedAdmin):
         if before:
             # A replaced or cleared logo or stamp leaves no file behind.
             replaced = {f: name for f, name in before.items() if name and name != getattr(obj, f).name}
-            _delete_files_on_commit(obj, replaced)
+            _delete_files_on_commit(replaced)
 
     def delete_model(self, request: HttpRequest, obj: Establishment) -> None:
         names = {field: getattr(obj, field).name for field in IMAGE_FIELDS}
         super().delete_model(request, obj)
-        _delete_files_on_commit(obj, names)
+        _delete_files_on_commit(names)
 
     def delete_queryset(self, request: HttpRequest, queryset) -> None:
-        doomed = [(obj, {field: getattr(obj, field).name for field in IMAGE_FIELDS}) for obj in queryset]
+        doomed = [{field: getattr(obj, field).name for field in IMAGE_FIELDS} for obj in queryset]
         super().delete_queryset(request, queryset)
-        for obj, names in doomed:
-            _delete_files_on_commit(obj, names)
+        for names in doomed:
+            _delete_files_on_commit(names)
 
 
 @admin.register(User)
@@ -178,7 +181,10 @@ class UserAdmin(AuditedAdmin, BaseUserAdmin):
     search_fields = ("username", "first_name", "last_name", "email", "establishment__uai")
     list_select_related = ("establishment",)
     autocomplete_fields = ("establishment",)
-    fieldsets = BaseUserAdmin.fieldsets + ((_("Établissement"), {"fields": ("establishment", "role")}),)
+    fieldsets = (
+        *(BaseUserAdmin.fieldsets or ()),
+        (_("Établissement"), {"fields": ("establishment", "role")}),
+    )
     add_fieldsets = BaseUserAdmin.add_fieldsets + (
         (_("Établissement"), {"fields": ("establishment", "role")}),
     )

@@ -22,12 +22,14 @@ def _refuse(message: str) -> ValidationError:
     return ValidationError(message, code="invalid_image")
 
 
-def _open_checked(data: bytes) -> Image.Image:
+def _open_checked(data: bytes) -> tuple[Image.Image, str]:
+    """The decoded image and the extension of its format ("png" or "jpg")."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
-            if image.format not in ACCEPTED_FORMATS:
+            extension = ACCEPTED_FORMATS.get(image.format or "")
+            if extension is None:
                 raise _refuse(_("Seules les images PNG et JPEG sont acceptées."))
             width, height = image.size
             if width * height > settings.IMAGE_MAX_PIXELS:
@@ -51,7 +53,7 @@ def _open_checked(data: bytes) -> Image.Image:
         raise _refuse(
             _("Ce fichier n'est pas une image PNG ou JPEG lisible (fichier endommagé ou d'un autre type).")
         ) from None
-    return image
+    return image, extension
 
 
 def _looks_like_svg(data: bytes) -> bool:
@@ -67,8 +69,7 @@ def sanitize_image(upload) -> ContentFile:
             % {"size": f"{upload.size / 1024 / 1024:.1f}".replace(".", ",")}
         )
     data = upload.read()
-    image = _open_checked(data)
-    extension = ACCEPTED_FORMATS[image.format]
+    image, extension = _open_checked(data)
     return ContentFile(_reencode(image, extension), name=f"image.{extension}")
 
 

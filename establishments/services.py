@@ -9,7 +9,8 @@ from typing import Any
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.core.files.storage import Storage
+from django.db import models, transaction
 from django.utils.translation import gettext as _
 
 from .models import AuditLogEntry, Establishment, Role, User, establishment_image_path
@@ -30,6 +31,13 @@ DETAIL_FIELDS = (
 )
 # Field → the word used in the audit log (stored text, hence not translated lazily).
 IMAGE_FIELDS = {"logo": "logo", "stamp": "cachet"}
+
+
+def image_storage(field: str) -> Storage:
+    """Where the establishments' logos (``field="logo"``) or stamps (``"stamp"``) are stored."""
+    model_field = Establishment._meta.get_field(field)
+    assert isinstance(model_field, models.FileField)
+    return model_field.storage
 
 
 def audit_record(
@@ -116,9 +124,10 @@ def establishment_set_image(
     """Store a sanitised logo or stamp. The previous file is removed only once the change commits,
     and the new file is removed if it does not, so a failure keeps the previous image."""
     field = _image_field(kind)
-    storage = establishment._meta.get_field(field).storage
+    storage = image_storage(field)
     try:
-        stored = storage.save(establishment_image_path(establishment, content.name), content)
+        # content.name: "image.png" or "image.jpg" (sanitize_image); the stored name keeps its extension.
+        stored = storage.save(establishment_image_path(establishment, content.name or ""), content)
     except OSError:
         # Disk full or unwritable media folder: nothing changed.
         logger.exception("Could not store the %s of establishment %s", field, establishment.uai)
@@ -146,7 +155,7 @@ def establishment_set_image(
 
 def establishment_delete_image(establishment: Establishment, user: User, kind: str) -> bool:
     field = _image_field(kind)
-    storage = establishment._meta.get_field(field).storage
+    storage = image_storage(field)
     with transaction.atomic():
         locked = Establishment.objects.select_for_update().get(pk=establishment.pk)
         previous = getattr(locked, field).name

@@ -7,7 +7,7 @@ import copy
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from accounts.reauth import recent_authentication_required
 
 from . import hooks, services
-from .access import ADMIN_ONLY, ALL_ROLES, STAFF_ROLES, school_view
+from .access import ADMIN_ONLY, ALL_ROLES, STAFF_ROLES, AuthenticatedRequest, SchoolRequest, school_view
 from .forms import DetailsForm, ImageDeleteForm, ImageForm, TransferForm
 from .models import Role
 
@@ -25,35 +25,36 @@ IMAGE_SLUGS = {"logo": "logo", "cachet": "stamp"}
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
-    if request.user.establishment_id is None:
+def home(request: AuthenticatedRequest) -> HttpResponse:
+    establishment = request.user.establishment
+    if establishment is None:
         if request.user.is_staff:
             return redirect("admin:index")
         raise PermissionDenied
-    return redirect("establishment-home", uai=request.user.establishment.uai)
+    return redirect("establishment-home", uai=establishment.uai)
 
 
 @require_GET
 @school_view(read=ALL_ROLES)
-def establishment_home(request: HttpRequest) -> HttpResponse:
+def establishment_home(request: SchoolRequest) -> HttpResponse:
     return render(request, "establishments/home.html", {"establishment": request.establishment})
 
 
 @require_GET
 @school_view(read=STAFF_ROLES)
-def settings_index(request: HttpRequest) -> HttpResponse:
+def settings_index(request: SchoolRequest) -> HttpResponse:
     tab = "settings-details" if request.user.role == Role.ADMINISTRATOR else "settings-transfers"
     return redirect(tab, uai=request.establishment.uai)
 
 
-def _render_tab(request: HttpRequest, tab: str, context: dict, status: int = 200) -> HttpResponse:
+def _render_tab(request: SchoolRequest, tab: str, context: dict, status: int = 200) -> HttpResponse:
     context |= {"establishment": request.establishment, "tab": tab, "can_write": request.can_write}
     return render(request, f"establishments/settings_{tab}.html", context, status=status)
 
 
 @require_http_methods(["GET", "POST"])
 @school_view(read=STAFF_ROLES, write=ADMIN_ONLY)
-def settings_details(request: HttpRequest) -> HttpResponse:
+def settings_details(request: SchoolRequest) -> HttpResponse:
     establishment = request.establishment
     # A ModelForm writes the submitted values into its instance while validating: give it a copy,
     # so that a refused form never shows its unsaved name in the page header.
@@ -71,7 +72,7 @@ def settings_details(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @school_view(read=STAFF_ROLES, write=ADMIN_ONLY)
-def settings_logo(request: HttpRequest) -> HttpResponse:
+def settings_logo(request: SchoolRequest) -> HttpResponse:
     establishment = request.establishment
     forms = {kind: ImageForm(initial={"kind": kind}, prefix=kind) for kind in ("logo", "stamp")}
     if request.method == "POST":
@@ -106,7 +107,7 @@ def settings_logo(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @school_view(read=STAFF_ROLES, write=STAFF_ROLES)
 @recent_authentication_required  # turning transfers on sends passports to other schools
-def settings_transfers(request: HttpRequest) -> HttpResponse:
+def settings_transfers(request: SchoolRequest) -> HttpResponse:
     establishment = request.establishment
     initial = {
         "cnil_declaration_number": establishment.cnil_declaration_number,
@@ -134,7 +135,7 @@ def settings_transfers(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @school_view(read=ALL_ROLES)
-def establishment_image(request: HttpRequest, kind: str) -> FileResponse:
+def establishment_image(request: SchoolRequest, kind: str) -> FileResponse:
     """Send the establishment's logo or stamp to its own members only."""
     field = IMAGE_SLUGS.get(kind)
     image = getattr(request.establishment, field) if field else None
