@@ -1,14 +1,15 @@
-"""One form per kind of passport entry; the fields come from :data:`.services.KIND_FIELDS`."""
+"""One form per kind of passport entry, built from its declaration (:data:`.kinds.KINDS`)."""
 
 from __future__ import annotations
 
 from django import forms
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from cerisepro.forms import SafeInputMixin
-from students.models import EntryKind, PassportEntry
+from students.models import PassportEntry
 
-from .services import KIND_FIELDS
+from .kinds import KINDS, KindSpec
 
 
 class DateInput(forms.DateInput):
@@ -31,63 +32,34 @@ class PassportEntryForm(SafeInputMixin, forms.ModelForm):
         for name in self.required:
             self.fields[name].required = True
 
-
-class FicheForm(PassportEntryForm):
-    kind = EntryKind.FICHE
-    required = ("title", "occurred_on", "description")
-
-    class Meta:
-        model = PassportEntry
-        fields = KIND_FIELDS[EntryKind.FICHE]
-        labels = {
-            "title": _("Intitulé de la situation"),
-            "place": _("Lieu (établissement, entreprise d'accueil…)"),
-            "competencies": _("Compétences mobilisées"),
-        }
-        widgets = {
-            "occurred_on": DateInput(),
-            "description": forms.Textarea(attrs={"rows": 6}),
-            "competencies": forms.Textarea(attrs={"rows": 3}),
-        }
-
-
-class EvaluationForm(PassportEntryForm):
-    kind = EntryKind.EVALUATION
-    required = ("title", "level", "occurred_on", "evaluator")
-
-    class Meta:
-        model = PassportEntry
-        fields = KIND_FIELDS[EntryKind.EVALUATION]
-        labels = {"title": _("Compétence évaluée"), "occurred_on": _("Date de l'évaluation")}
-        widgets = {"occurred_on": DateInput()}
-
-
-class BilanForm(PassportEntryForm):
-    kind = EntryKind.BILAN
-    required = ("occurred_on", "end_on", "title", "description")
-
-    class Meta:
-        model = PassportEntry
-        fields = KIND_FIELDS[EntryKind.BILAN]
-        labels = {
-            "occurred_on": _("Début de la période"),
-            "end_on": _("Fin de la période"),
-            "description": _("Texte du bilan"),
-        }
-        widgets = {
-            "occurred_on": DateInput(),
-            "end_on": DateInput(),
-            "description": forms.Textarea(attrs={"rows": 8}),
-        }
-
     def clean(self) -> dict:
         cleaned = super().clean()
+        # A period (a bilan's): only the kinds with an ``end_on`` field have both dates.
         start, end = cleaned.get("occurred_on"), cleaned.get("end_on")
         if start and end and end < start:
             self.add_error("end_on", _("La fin de la période ne peut pas précéder son début."))
         return cleaned
 
 
-FORMS: dict[str, type[PassportEntryForm]] = {
-    form.kind: form for form in (FicheForm, EvaluationForm, BilanForm)
-}
+def _widgets(spec: KindSpec) -> dict[str, forms.Widget]:
+    """The date picker for every date; text areas of the declared height."""
+    widgets: dict[str, forms.Widget] = {
+        name: DateInput()
+        for name in spec.fields
+        if isinstance(PassportEntry._meta.get_field(name), models.DateField)
+    }
+    return widgets | {name: forms.Textarea(attrs={"rows": rows}) for name, rows in spec.text_rows.items()}
+
+
+def _form_for(kind: str, spec: KindSpec) -> type[PassportEntryForm]:
+    class Meta:
+        model = PassportEntry
+        fields = spec.fields
+        labels = spec.labels
+        widgets = _widgets(spec)
+
+    attributes = {"__module__": __name__, "kind": kind, "required": spec.required, "Meta": Meta}
+    return type(f"{kind.capitalize()}Form", (PassportEntryForm,), attributes)
+
+
+FORMS: dict[str, type[PassportEntryForm]] = {kind: _form_for(kind, spec) for kind, spec in KINDS.items()}

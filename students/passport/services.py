@@ -14,29 +14,15 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from establishments.models import Role, User
 from students.models import EntryKind, PassportEntry, Student
 
-# The fields a teacher fills in for each kind of entry; the forms are built from these.
-# A bilan's period is ``occurred_on`` → ``end_on`` and its text is ``description``.
-KIND_FIELDS: dict[str, tuple[str, ...]] = {
-    EntryKind.FICHE: ("title", "occurred_on", "place", "description", "competencies"),
-    EntryKind.EVALUATION: ("title", "level", "occurred_on", "evaluator"),
-    EntryKind.BILAN: ("occurred_on", "end_on", "title", "description"),
-}
+from .kinds import KIND_FIELDS, SECTION_TITLES
 
 
 class PassportEntryReadOnly(PermissionDenied):
     """The entry was produced by another establishment: it may be read, never changed here."""
-
-
-SECTION_TITLES: dict[str, str] = {
-    EntryKind.FICHE: gettext_lazy("Fiches d'activité"),
-    EntryKind.EVALUATION: gettext_lazy("Évaluations"),
-    EntryKind.BILAN: gettext_lazy("Bilans"),
-}
 
 
 @dataclass(frozen=True)

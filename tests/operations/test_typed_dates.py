@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from students.passport.forms import BilanForm, EvaluationForm, FicheForm
+from students.passport.forms import FORMS
 
 
 @pytest.mark.parametrize("value", ["9999-12-31", "0001-01-01", "1899-12-31"])
@@ -35,7 +35,7 @@ def test_the_history_still_filters_on_plausible_dates(client_for, admin_user):
     assert response.status_code == 200 and "Saisissez une date" not in response.content.decode()
 
 
-@pytest.mark.parametrize("form_class", [FicheForm, EvaluationForm, BilanForm])
+@pytest.mark.parametrize("form_class", FORMS.values())
 def test_a_passport_entry_dated_in_year_9999_is_refused_in_french(form_class):
     form = form_class(data={"occurred_on": "9999-12-31", "end_on": "9999-12-31"})
 

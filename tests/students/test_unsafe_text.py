@@ -13,7 +13,8 @@ import pytest
 
 from cerisepro.text import strip_unsafe_characters
 from establishments.forms import DetailsForm, TransferForm
-from students.passport.forms import BilanForm, EvaluationForm, FicheForm
+from students.models import EntryKind
+from students.passport.forms import FORMS
 from students.siecle import read_nomenclature, read_student_file
 
 RLO = "\u202e"  # RIGHT-TO-LEFT OVERRIDE
@@ -188,14 +189,14 @@ FORM_CASES = [
     (DetailsForm, {"name": "Lycée", "email": "x@example.org"}, "academy", "Pa\u00adris", "Paris"),
     (DetailsForm, {"name": "Lycée", "email": "x@example.org"}, "website", "https://henri4\u2066.fr", "https://henri4.fr"),
     (TransferForm, {"transfer_enabled": "non"}, "cnil_declaration_number", "1929152\u200b V0", "1929152 V0"),
-    (FicheForm, {"title": "t", "occurred_on": DAY, "description": "d"}, "title", f"Accueil{RLO} du public", "Accueil du public"),
-    (FicheForm, {"title": "t", "occurred_on": DAY, "description": "d"}, "place", "Mairie\u200d", "Mairie"),
-    (FicheForm, {"title": "t", "occurred_on": DAY}, "description", "Accueil\r\n\tStandard\u202e\x00", "Accueil\n\tStandard"),
-    (FicheForm, {"title": "t", "occurred_on": DAY, "description": "d"}, "competencies", "Accueillir\u2067\nOrienter", "Accueillir\nOrienter"),
-    (EvaluationForm, {"title": "t", "level": "acquis", "occurred_on": DAY, "evaluator": "M. X"}, "title", "Courrier\u061c", "Courrier"),
-    (EvaluationForm, {"title": "t", "level": "acquis", "occurred_on": DAY}, "evaluator", f"M. {RLO}DUPONT", "M. DUPONT"),
-    (BilanForm, {"occurred_on": DAY, "end_on": DAY, "description": "d"}, "title", "Bilan\ufeff T1", "Bilan T1"),
-    (BilanForm, {"occurred_on": DAY, "end_on": DAY, "title": "t"}, "description", f"Bonne{RLO} progression\r\n", "Bonne progression"),
+    (FORMS[EntryKind.FICHE], {"title": "t", "occurred_on": DAY, "description": "d"}, "title", f"Accueil{RLO} du public", "Accueil du public"),
+    (FORMS[EntryKind.FICHE], {"title": "t", "occurred_on": DAY, "description": "d"}, "place", "Mairie\u200d", "Mairie"),
+    (FORMS[EntryKind.FICHE], {"title": "t", "occurred_on": DAY}, "description", "Accueil\r\n\tStandard\u202e\x00", "Accueil\n\tStandard"),
+    (FORMS[EntryKind.FICHE], {"title": "t", "occurred_on": DAY, "description": "d"}, "competencies", "Accueillir\u2067\nOrienter", "Accueillir\nOrienter"),
+    (FORMS[EntryKind.EVALUATION], {"title": "t", "level": "acquis", "occurred_on": DAY, "evaluator": "M. X"}, "title", "Courrier\u061c", "Courrier"),
+    (FORMS[EntryKind.EVALUATION], {"title": "t", "level": "acquis", "occurred_on": DAY}, "evaluator", f"M. {RLO}DUPONT", "M. DUPONT"),
+    (FORMS[EntryKind.BILAN], {"occurred_on": DAY, "end_on": DAY, "description": "d"}, "title", "Bilan\ufeff T1", "Bilan T1"),
+    (FORMS[EntryKind.BILAN], {"occurred_on": DAY, "end_on": DAY, "title": "t"}, "description", f"Bonne{RLO} progression\r\n", "Bonne progression"),
 ]  # fmt: skip
 
 
