@@ -26,21 +26,15 @@ from datetime import date
 
 from .siecle import SiecleFileError, SiecleStudent
 
-# Student fields a SIECLE file sets; compared to decide whether a student changed.
-SYNCED_FIELDS = (
-    "ine",
-    "siecle_id",
-    "last_name",
-    "first_name",
-    "birth_date",
-    "class_code",
-    "mef_code",
-    "mef_label",
-    "diploma_level",
-    "diploma_specialite",
-    "previous_uai",
-    "entered_on",
-)
+# Student fields a SIECLE file sets; compared to decide whether a student changed. Each is a
+# SiecleStudent attribute of the same name (students/siecle.py, ELEVE_FIELDS) or derived from one.
+# The identity: a value missing from the file keeps the stored one (kept_identity).
+IDENTITY_FIELDS = ("ine", "last_name", "first_name", "birth_date")
+# Copied from the row as they are.
+COPIED_FIELDS = ("siecle_id", "class_code", "mef_code", "previous_uai", "entered_on")
+# Derived from the MEF code: its label (Nomenclature) and its diploma (students/mef.py).
+MEF_FIELDS = ("mef_label", "diploma_level", "diploma_specialite")
+SYNCED_FIELDS = (*IDENTITY_FIELDS, *COPIED_FIELDS, *MEF_FIELDS)
 # What the import reads of the current students: plain tuples, not model instances.
 CurrentStudent = namedtuple("CurrentStudent", ["pk", "is_active", *SYNCED_FIELDS])
 

@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Sum
+from django.db.models import DateField, Sum
 from django.db.models.functions import Length
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -28,6 +28,7 @@ from django.utils.translation import gettext_lazy as _lazy
 from establishments.models import Establishment, User
 
 from .identity import (
+    COPIED_FIELDS,
     SYNCED_FIELDS,
     CurrentStudent,
     IdentityChange,
@@ -51,7 +52,7 @@ logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 1000
 # Synced fields written through raw SQL that need the backend's date conversion.
-DATE_FIELDS = ("birth_date", "entered_on")
+DATE_FIELDS = tuple(name for name in SYNCED_FIELDS if isinstance(Student._meta.get_field(name), DateField))
 # A preview keeps the uploaded file until it is confirmed or abandoned: an abandoned one is
 # discarded after a day (nightly, and at each upload), and an establishment's pending previews
 # may not hold more than this many bytes (three of the largest uploads the form accepts).
@@ -206,14 +207,10 @@ def _student_values(
     # cut here: a cut SIECLE id would no longer match the file at the next import.
     return {
         **kept_identity(row, current),
-        "siecle_id": row.siecle_id,
-        "class_code": row.class_code,
-        "mef_code": row.mef_code,
+        **{name: getattr(row, name) for name in COPIED_FIELDS},
         "mef_label": _clip(label, "mef_label"),
         "diploma_level": diploma.level if diploma else "",
         "diploma_specialite": diploma.specialite if diploma else "",
-        "previous_uai": row.previous_uai,
-        "entered_on": row.entered_on,
     }
 
 

@@ -35,7 +35,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import BinaryIO, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 from zoneinfo import ZoneInfo
 
 from lxml import etree
@@ -63,13 +63,6 @@ LAST_NAME_MAX_LENGTH = 100
 FIRST_NAME_MAX_LENGTH = 100
 CLASS_CODE_MAX_LENGTH = 50
 MEF_CODE_MAX_LENGTH = 11
-MAX_LENGTHS = {
-    "siecle_id": SIECLE_ID_MAX_LENGTH,
-    "last_name": LAST_NAME_MAX_LENGTH,
-    "first_name": FIRST_NAME_MAX_LENGTH,
-    "class_code": CLASS_CODE_MAX_LENGTH,
-    "mef_code": MEF_CODE_MAX_LENGTH,
-}
 
 # Plausible birth dates (docs/siecle-format.md, "Dates"): not before 1900, and not after the day of
 # the import (``today``), else the day of the export, else the end of 2100 when neither is known.
@@ -97,26 +90,6 @@ _TIMESTAMP_RE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4}) (\d{1,2}):(\d{2}):(\d{2
 # listed only so that they can be cleared as they go by.
 _STUDENT_TAGS = ("PARAMETRES", "ELEVE", "STRUCTURES_ELEVE", "OPTION", "ADRESSE", "BOURSE")
 _NOMENCLATURE_TAGS = ("PARAMETRES", "MEF", "MATIERE")
-_ELEVE_FIELDS = frozenset(
-    {
-        "ID_NATIONAL",
-        "NOM_DE_FAMILLE",
-        "NOM",
-        "NOM_USAGE",
-        "PRENOM",
-        "PRENOM2",
-        "PRENOM3",
-        "DATE_NAISS",
-        "DATE_ENTREE",
-        "DATE_SORTIE",
-        "CODE_MEF",
-    }
-)
-_DATE_LABELS = {
-    "DATE_NAISS": "date de naissance",
-    "DATE_ENTREE": "date d'entrée",
-    "DATE_SORTIE": "date de sortie",
-}
 _HELP = "Téléchargez à nouveau l'export XML « ElevesSansAdresses » depuis SIECLE, sans le modifier."
 
 
@@ -135,6 +108,9 @@ def _invalid(reason: str, english: str) -> SiecleFileError:
 
 @dataclass(frozen=True)
 class SiecleStudent:
+    """One ELEVE as the import uses it: ``siecle_id`` (ELEVE_ID), ``class_code`` (its STRUCTURES),
+    and one attribute per entry of :data:`ELEVE_FIELDS`, which says where each comes from."""
+
     siecle_id: str
     ine: str
     last_name: str
@@ -143,12 +119,9 @@ class SiecleStudent:
     class_code: str
     mef_code: str
     left_on: date | None
-    # Additions to the agreed interface, with defaults so the constructor stays compatible.
+    # Consistency evidence for the matching job (docs/transfers.md §4), with defaults so that
+    # callers that build rows by hand need not give them.
     entered_on: date | None = None
-    usual_last_name: str = ""  # NOM_USAGE
-    other_first_names: str = ""  # PRENOM2 and PRENOM3, space-separated
-    # SCOLARITE_AN_DERNIER/CODE_RNE: last school year's establishment, consistency evidence for
-    # the matching job (docs/transfers.md §4); "" when absent or not a UAI.
     previous_uai: str = ""
 
     @property
@@ -658,27 +631,28 @@ def _text(element: etree._Element | None) -> str:
 # --- Dates --------------------------------------------------------------------------------------
 
 
-def _parse_student_date(value: str | None, field_name: str, eleve_id: str) -> date | None:
-    try:
-        # Slicing the usual "dd/mm/yyyy" is several times faster than a regular expression, and
-        # this runs three times per student.
-        if value and len(value) == 10 and value[2] == "/" and value[5] == "/":
-            return date(int(value[6:]), int(value[3:5]), int(value[:2]))
-        value = (value or "").strip()
-        if not value:
-            return None
-        match = _DATE_RE.fullmatch(value)
-        if match:
-            day, month, year = (int(part) for part in match.groups())
-            return date(year, month, day)
-    except ValueError:
-        pass
-    label = _DATE_LABELS.get(field_name, field_name)
-    shown = strip_unsafe_characters(value[:20])
-    raise _invalid(
-        f"la {label} ({field_name}) de l'élève n° {eleve_id} est impossible : « {shown} » "
+def _parse_date(value: str | None) -> date | None:
+    """A ``dd/mm/yyyy`` date, ``None`` when empty; ``ValueError`` for anything else."""
+    # Slicing the usual "dd/mm/yyyy" is several times faster than a regular expression, and
+    # this runs three times per student.
+    if value and len(value) == 10 and value[2] == "/" and value[5] == "/":
+        return date(int(value[6:]), int(value[3:5]), int(value[:2]))
+    value = (value or "").strip()
+    if not value:
+        return None
+    match = _DATE_RE.fullmatch(value)
+    if match is None:
+        raise ValueError(value)
+    day, month, year = (int(part) for part in match.groups())
+    return date(year, month, day)
+
+
+def _impossible_date_error(label: str, tag: str, value: str | None, eleve_id: str) -> SiecleFileError:
+    shown = strip_unsafe_characters((value or "").strip()[:20])
+    return _invalid(
+        f"la {label} ({tag}) de l'élève n° {eleve_id} est impossible : « {shown} » "
         "(format attendu jj/mm/aaaa). Corrigez la fiche dans SIECLE puis refaites l'export.",
-        f"invalid {field_name} {shown!r} for ELEVE_ID {eleve_id}",
+        f"invalid {tag} {shown!r} for ELEVE_ID {eleve_id}",
     )
 
 
@@ -711,20 +685,65 @@ def _parse_timestamp(horodatage: str, date_export: str) -> datetime | None:
 # --- Students --------------------------------------------------------------------------------------
 
 
-class _EleveRecord(NamedTuple):
-    """An ELEVE read before its class is known (STRUCTURES come after ELEVES in the file)."""
+def _ine(value: str | None) -> str:
+    return normalize_ine(_clean(value))
 
-    eleve_id: str
-    ine: str
-    last_name: str
-    first_name: str
-    birth_date: date | None
-    mef_code: str
-    left_on: date | None
-    entered_on: date | None
-    usual_last_name: str
-    other_first_names: str
-    previous_uai: str = ""
+
+def _uai(value: str | None) -> str:
+    """A UAI as stored, or "" when the value does not look like one (it is only evidence)."""
+    code = _clean(value).upper()
+    return code if _UAI_SHAPE.fullmatch(code) else ""
+
+
+class EleveField(NamedTuple):
+    """Where one value of an ELEVE comes from, how it is read, and what bounds it."""
+
+    attribute: str  # of SiecleStudent, named after the students.models.Student column that stores it
+    tags: tuple[str, ...]  # the ELEVE children (or paths) holding it: the first non-empty one wins
+    parse: Callable[[str | None], Any]  # raises ValueError for a value that cannot be read
+    max_length: int | None = None  # the column's size: a longer value refuses the file
+    label: str = ""  # in French, for messages
+    # An unreadable value is a warning and None rather than a refusal of the whole file: for values
+    # that are only consistency evidence (docs/siecle-format.md, "Dates").
+    lenient: bool = False
+
+
+# One row per value read from an ELEVE; a new SIECLE field is one row here and one attribute of
+# SiecleStudent (and, to store it, a Student column listed in students/identity.py).
+ELEVE_FIELDS: tuple[EleveField, ...] = (
+    EleveField("ine", ("ID_NATIONAL",), _ine),
+    # NOM in files before 2016.
+    EleveField("last_name", ("NOM_DE_FAMILLE", "NOM"), _clean, LAST_NAME_MAX_LENGTH, "nom de famille"),
+    EleveField("first_name", ("PRENOM",), _clean, FIRST_NAME_MAX_LENGTH, "prénom"),
+    EleveField("birth_date", ("DATE_NAISS",), _parse_date, label="date de naissance"),
+    EleveField("mef_code", ("CODE_MEF",), _clean, MEF_CODE_MAX_LENGTH, "code MEF"),
+    EleveField("left_on", ("DATE_SORTIE",), _parse_date, label="date de sortie"),
+    EleveField("entered_on", ("DATE_ENTREE",), _parse_date, label="date d'entrée", lenient=True),
+    # Last school year's establishment, "" when absent or not a UAI.
+    EleveField("previous_uai", ("SCOLARITE_AN_DERNIER/CODE_RNE",), _uai),
+)
+# Stands in for an empty last name, with a warning (docs/siecle-format.md, "Identity fields"); read
+# like the last name, but not a SiecleStudent attribute of its own.
+USUAL_NAME_FIELD = EleveField("last_name", ("NOM_USAGE",), _clean)
+MAX_LENGTHS = {
+    "siecle_id": SIECLE_ID_MAX_LENGTH,
+    **{spec.attribute: spec.max_length for spec in ELEVE_FIELDS if spec.max_length},
+    "class_code": CLASS_CODE_MAX_LENGTH,
+}
+# One pass over an ELEVE's children is cheaper than one findtext() per field (measured: 5×); the
+# values below other elements (paths) are looked up on their own.
+_CHILD_TAGS = frozenset(tag for spec in ELEVE_FIELDS for tag in spec.tags if "/" not in tag) | set(
+    USUAL_NAME_FIELD.tags
+)
+_PATHS = tuple(tag for spec in ELEVE_FIELDS for tag in spec.tags if "/" in tag)
+_LIMITED_FIELDS = tuple(spec for spec in ELEVE_FIELDS if spec.max_length)
+# The fields as plain tuples (attribute, tags, parser, field), which the loop over 20,000 students
+# unpacks faster than it reads NamedTuple attributes (measured: a third of the time per student).
+_Reader = tuple[str, tuple[str, ...], Callable[[str | None], Any], EleveField]
+_READERS: tuple[_Reader, ...] = tuple((spec.attribute, spec.tags, spec.parse, spec) for spec in ELEVE_FIELDS)
+_USUAL_NAME_READER: tuple[_Reader, ...] = (
+    (USUAL_NAME_FIELD.attribute, USUAL_NAME_FIELD.tags, USUAL_NAME_FIELD.parse, USUAL_NAME_FIELD),
+)
 
 
 @dataclass
@@ -735,12 +754,15 @@ class _StudentFileState:
     latest_birth_date: date
     today_given: bool
     parameters: dict[str, str] | None = None
-    records: list[_EleveRecord] = field(default_factory=list)
+    # Each ELEVE read, as its ELEVE_ID and its values (SiecleStudent's keyword arguments).
+    records: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     eleve_ids: set[str] = field(default_factory=set)
     eleve_id_by_ine: dict[str, str] = field(default_factory=dict)
     class_by_eleve_id: dict[str, str] = field(default_factory=dict)
     # ELEVE_IDs whose NOM_DE_FAMILLE was empty and replaced by their NOM_USAGE.
     usual_name_ids: list[str] = field(default_factory=list)
+    # (ELEVE_ID, field, tag, value as shown) of the lenient values that could not be read: left empty.
+    unreadable: list[tuple[str, EleveField, str, str]] = field(default_factory=list)
 
 
 def read_student_file(data: bytes, filename: str = "", *, today: date | None = None) -> SiecleExport:
@@ -786,6 +808,23 @@ def _read_parameters(element: etree._Element, state: _StudentFileState) -> None:
 
 
 def _read_eleve(element: etree._Element, state: _StudentFileState) -> None:
+    eleve_id = _read_eleve_id(element, state)
+    texts = {tag: child.text for child in element if (tag := child.tag) in _CHILD_TAGS}
+    for path in _PATHS:
+        texts[path] = element.findtext(path)
+    values = _field_values(_READERS, texts, eleve_id, state)
+    if not values["last_name"]:
+        usual_name = _field_values(_USUAL_NAME_READER, texts, eleve_id, state)["last_name"]
+        if usual_name:
+            # NOM_USAGE stands in for an empty NOM_DE_FAMILLE / NOM, with a warning (docs/siecle-format.md).
+            values["last_name"] = usual_name
+            state.usual_name_ids.append(eleve_id)
+    _check_eleve(eleve_id, values, texts, element.sourceline, state)
+    _check_unique_ine(values["ine"], eleve_id, state)
+    state.records.append((eleve_id, values))
+
+
+def _read_eleve_id(element: etree._Element, state: _StudentFileState) -> str:
     eleve_id = _clean(element.get("ELEVE_ID"))
     if not eleve_id:
         raise _invalid(
@@ -800,65 +839,50 @@ def _read_eleve(element: etree._Element, state: _StudentFileState) -> None:
             f"duplicate ELEVE_ID {eleve_id}",
         )
     state.eleve_ids.add(eleve_id)
-    # One pass over the children is cheaper than one findtext() per field (measured: 5×).
-    values = {tag: child.text for child in element if (tag := child.tag) in _ELEVE_FIELDS}
-    record = _eleve_record(eleve_id, values)._replace(previous_uai=_previous_uai(element))
-    if not record.last_name and record.usual_last_name:
-        # NOM_USAGE stands in for an empty NOM_DE_FAMILLE / NOM, with a warning (docs/siecle-format.md).
-        record = record._replace(last_name=record.usual_last_name)
-        state.usual_name_ids.append(eleve_id)
-    _check_eleve(record, values, element.sourceline, state)
-    _check_unique_ine(record.ine, eleve_id, state)
-    state.records.append(record)
+    return eleve_id
 
 
-def _previous_uai(element: etree._Element) -> str:
-    """Last year's establishment (SCOLARITE_AN_DERNIER/CODE_RNE), kept only when it looks like a UAI."""
-    last_year = element.find("SCOLARITE_AN_DERNIER")
-    if last_year is None:
-        return ""
-    code = _clean(last_year.findtext("CODE_RNE")).upper()
-    return code if _UAI_SHAPE.fullmatch(code) else ""
+def _field_values(
+    readers: tuple[_Reader, ...], texts: dict[str, str | None], eleve_id: str, state: _StudentFileState
+) -> dict[str, Any]:
+    """Each field's value, from the first of its tags that gives one.
+
+    Written for speed (it runs once per student): plain tuples, no call but the parsers.
+    """
+    values = {}
+    get = texts.get
+    for attribute, tags, parse, spec in readers:
+        value = None
+        for tag in tags:
+            try:
+                value = parse(get(tag))
+            except ValueError:
+                value = _unreadable(spec, tag, get(tag), eleve_id, state)
+            if value:
+                break
+        values[attribute] = value
+    return values
 
 
-def _eleve_record(eleve_id: str, values: dict[str, str | None]) -> _EleveRecord:
-    # Written for speed (it runs once per student): no helper closure, dates parsed unstripped.
-    get = values.get
-    prenom2, prenom3 = _clean(get("PRENOM2")), _clean(get("PRENOM3"))
-    return _EleveRecord(
-        eleve_id=eleve_id,
-        ine=normalize_ine(_clean(get("ID_NATIONAL"))),
-        last_name=_clean(get("NOM_DE_FAMILLE")) or _clean(get("NOM")),
-        first_name=_clean(get("PRENOM")),
-        birth_date=_parse_student_date(get("DATE_NAISS"), "DATE_NAISS", eleve_id),
-        mef_code=_clean(get("CODE_MEF")),
-        left_on=_parse_student_date(get("DATE_SORTIE"), "DATE_SORTIE", eleve_id),
-        entered_on=_parse_student_date(get("DATE_ENTREE"), "DATE_ENTREE", eleve_id),
-        usual_last_name=_clean(get("NOM_USAGE")),
-        other_first_names=f"{prenom2} {prenom3}".strip() if prenom3 else prenom2,
-    )
+def _unreadable(
+    spec: EleveField, tag: str, text: str | None, eleve_id: str, state: _StudentFileState
+) -> None:
+    """A value that cannot be read refuses the file, unless its field is lenient: then it is left empty."""
+    if not spec.lenient:
+        raise _impossible_date_error(spec.label, tag, text, eleve_id) from None
+    state.unreadable.append((eleve_id, spec, tag, strip_unsafe_characters((text or "").strip()[:20])))
 
 
 def _check_eleve(
-    record: _EleveRecord, values: dict[str, str | None], line: int, state: _StudentFileState
+    eleve_id: str, values: dict[str, Any], texts: dict[str, str | None], line: int, state: _StudentFileState
 ) -> None:
-    birth_date = record.birth_date
+    birth_date = values["birth_date"]
     if birth_date is not None and not EARLIEST_BIRTH_DATE <= birth_date <= state.latest_birth_date:
-        raise _implausible_birth_date_error(
-            record.eleve_id, values.get("DATE_NAISS"), state.latest_birth_date
-        )
-    if (
-        len(record.last_name) > LAST_NAME_MAX_LENGTH
-        or len(record.first_name) > FIRST_NAME_MAX_LENGTH
-        or len(record.mef_code) > MEF_CODE_MAX_LENGTH
-    ):
-        for value, limit, label, tag in (
-            (record.last_name, LAST_NAME_MAX_LENGTH, "nom de famille", "NOM_DE_FAMILLE"),
-            (record.first_name, FIRST_NAME_MAX_LENGTH, "prénom", "PRENOM"),
-            (record.mef_code, MEF_CODE_MAX_LENGTH, "code MEF", "CODE_MEF"),
-        ):
-            if len(value) > limit:
-                raise _too_long_error(record.eleve_id, line, label, tag, len(value), limit)
+        raise _implausible_birth_date_error(eleve_id, texts.get("DATE_NAISS"), state.latest_birth_date)
+    for spec in _LIMITED_FIELDS:
+        value = values[spec.attribute]
+        if len(value) > spec.max_length:
+            raise _too_long_error(eleve_id, line, spec.label, spec.tags[0], len(value), spec.max_length)
 
 
 def _too_long_id_error(eleve_id: str, line: int) -> SiecleFileError:
@@ -919,12 +943,17 @@ def _build_export(state: _StudentFileState, file_name: str) -> SiecleExport:
             "missing PARAMETRES/UAJ",
         )
     warnings: list[str] = []
-    students = [_build_student(record, state.class_by_eleve_id) for record in state.records]
+    classes = state.class_by_eleve_id
+    students = [
+        SiecleStudent(siecle_id=eleve_id, class_code=classes.get(eleve_id, ""), **values)
+        for eleve_id, values in state.records
+    ]
     exported_at = _parse_timestamp(parameters.get("HORODATAGE", ""), parameters.get("DATE_EXPORT", ""))
     if exported_at is None:
         warnings.append("La date de l'export (PARAMETRES/HORODATAGE, DATE_EXPORT) est absente ou illisible.")
     school_year = _school_year(parameters.get("ANNEE_SCOLAIRE", ""), warnings)
     warnings.extend(_usual_name_warnings(state.usual_name_ids))
+    warnings.extend(_unreadable_value_warnings(state.unreadable))
     warnings.extend(student_warnings(students))
     return SiecleExport(
         uai=uai,
@@ -942,23 +971,6 @@ def _school_year(value: str, warnings: list[str]) -> int | None:
     if value:
         warnings.append(f"L'année scolaire du fichier (ANNEE_SCOLAIRE) est illisible : « {value[:10]} ».")
     return None
-
-
-def _build_student(record: _EleveRecord, class_by_eleve_id: dict[str, str]) -> SiecleStudent:
-    return SiecleStudent(
-        siecle_id=record.eleve_id,
-        ine=record.ine,
-        last_name=record.last_name,
-        first_name=record.first_name,
-        birth_date=record.birth_date,
-        class_code=class_by_eleve_id.get(record.eleve_id, ""),
-        mef_code=record.mef_code,
-        left_on=record.left_on,
-        entered_on=record.entered_on,
-        usual_last_name=record.usual_last_name,
-        other_first_names=record.other_first_names,
-        previous_uai=record.previous_uai,
-    )
 
 
 # --- Warnings ---------------------------------------------------------------------------------
@@ -1017,6 +1029,14 @@ def _usual_name_warnings(eleve_ids: list[str]) -> list[str]:
         for eleve_id in eleve_ids
     ]
     return _listed_briefly(lines, "élèves dont le nom d'usage remplace le nom de famille absent")
+
+
+def _unreadable_value_warnings(unreadable: list[tuple[str, EleveField, str, str]]) -> list[str]:
+    lines = [
+        f"Élève n° {eleve_id} : {spec.label} ({tag}) illisible (« {value} »), ignorée."
+        for eleve_id, spec, tag, value in unreadable
+    ]
+    return _listed_briefly(lines, "élèves dont une valeur illisible est ignorée")
 
 
 def _incomplete_identity_warnings(students: list[SiecleStudent]) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import zipfile
 from datetime import date, datetime
@@ -9,6 +10,7 @@ from datetime import date, datetime
 import pytest
 
 from students import siecle
+from students.identity import SYNCED_FIELDS
 from students.models import Student
 from students.siecle import PARIS, Nomenclature, SiecleFileError, read_nomenclature, read_student_file
 
@@ -85,7 +87,6 @@ def test_the_dossiersco_sample_gives_its_school_and_its_student(samples_dir):
         "ISSILAHI",
         "Ibrahim",
     )
-    assert student.other_first_names == "Koïta"
     assert student.birth_date == date(2004, 12, 12)
     assert student.class_code == "3 A"
     assert student.mef_code == "10310019110"
@@ -291,6 +292,24 @@ def test_an_impossible_date_is_refused_naming_the_field_and_the_student():
     assert "31/02/2008" in message
 
 
+def test_an_impossible_leaving_date_is_refused_too():
+    xml = export_xml(eleve("555", "070832327JA", DATE_SORTIE="31/02/2026"))
+
+    assert "date de sortie (DATE_SORTIE) de l'élève n° 555 est impossible" in refusal(
+        xml.encode("iso-8859-15")
+    )
+
+
+@pytest.mark.parametrize("value", ["31/02/2020", "2020-09-01", "rentrée"])
+def test_an_unreadable_entry_date_is_left_empty_with_a_warning_rather_than_refusing_the_file(value):
+    xml = export_xml(eleve("555", "070832327JA", DATE_ENTREE=value), division("555", "2GA2"))
+
+    export = read_student_file(xml.encode("iso-8859-15"))
+
+    assert export.students[0].entered_on is None
+    assert f"Élève n° 555 : date d'entrée (DATE_ENTREE) illisible (« {value} »), ignorée." in export.warnings
+
+
 def test_a_file_over_the_size_limit_is_refused(monkeypatch):
     monkeypatch.setattr(siecle, "MAX_XML_BYTES", 1000)
 
@@ -471,7 +490,7 @@ def test_an_empty_family_name_is_replaced_by_the_usual_name_with_a_warning_namin
     export = read_student_file(xml.encode("iso-8859-15"))
 
     [student] = export.students
-    assert (student.last_name, student.usual_last_name) == ("DUPONT", "DUPONT")
+    assert student.last_name == "DUPONT"
     assert student.identity_complete
     assert export.warnings == ["Élève n° 42 : nom de famille absent, le nom d'usage (NOM_USAGE) le remplace."]
 
@@ -558,6 +577,17 @@ def test_without_an_export_date_birth_dates_are_accepted_up_to_2100():
 
 
 # --- Field lengths -------------------------------------------------------------------------------------
+
+
+def test_each_value_read_from_an_eleve_is_one_attribute_of_the_row_and_each_is_stored_but_the_leaving_date():
+    attributes = {spec.attribute for spec in siecle.ELEVE_FIELDS}
+    row_fields = {field.name for field in dataclasses.fields(siecle.SiecleStudent)}
+
+    assert row_fields == attributes | {"siecle_id", "class_code"}
+    assert len(attributes) == len(siecle.ELEVE_FIELDS)
+    # DATE_SORTIE decides the deactivation and is not stored itself.
+    assert row_fields - {"left_on"} <= set(SYNCED_FIELDS)
+    assert all(Student._meta.get_field(name) for name in SYNCED_FIELDS)
 
 
 def test_the_parser_limits_are_the_sizes_of_the_student_columns():

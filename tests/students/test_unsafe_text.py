@@ -127,9 +127,9 @@ def test_every_text_field_of_a_siecle_row_is_read_without_unsafe_characters():
         eleve_id="18\u200b16400",
         class_code="2GA2\u2066",
         ID_NATIONAL="070832327JA\u200b",
+        NOM_DE_FAMILLE="",
         NOM_USAGE="DUPONT\u200f",
         PRENOM="Jean\nPierre",
-        PRENOM2="Koï\u200dta\u0090",
         CODE_MEF="\ufeff24732403310",
     )
 
@@ -143,12 +143,11 @@ def test_every_text_field_of_a_siecle_row_is_read_without_unsafe_characters():
         "2GA2",
         "24732403310",
     )
-    assert (student.first_name, student.usual_last_name, student.other_first_names) == (
-        "Jean Pierre",
-        "DUPONT",
-        "Koïta",
-    )
-    assert export.warnings == []
+    # The usual name stands in for the empty family name (with its warning), cleaned like the rest.
+    assert (student.first_name, student.last_name) == ("Jean Pierre", "DUPONT")
+    assert export.warnings == [
+        "Élève n° 1816400 : nom de famille absent, le nom d'usage (NOM_USAGE) le remplace."
+    ]
 
 
 def test_a_name_made_only_of_invisible_characters_counts_as_missing():
