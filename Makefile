@@ -31,8 +31,9 @@ setup: $(VENV)/.runtime .env
 setup-dev: $(VENV)/.dev
 
 ## Set up, create the demo data, then serve http://$(HOST):$(PORT) with a Celery worker + beat.
-## Ctrl-C stops runserver; the trap then stops the worker once (a background job ignores Ctrl-C)
-## and waits for it. The former `trap 'kill 0'` signalled its own shell, which re-ran the trap.
+## Ctrl-C stops runserver; the trap, reset before it acts so that it runs once, asks the worker to
+## stop and waits for its warm shutdown. The former `trap 'kill 0'` signalled its own shell too,
+## which re-ran the trap: ~30 "Warm shutdown" lines, then make's "Segmentation fault".
 run: setup
 	@$(VENV)/bin/celery -A cerisepro worker --beat --loglevel INFO --concurrency 1 & worker=$$!; \
 	trap 'trap - EXIT INT TERM; kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \

@@ -3,13 +3,16 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.views.generic import TemplateView
+
+from .views import LogoutView
 
 # admin.site is cerisepro.admin.StaffAdminSite (cerisepro.apps.StaffAdminConfig): staff only, with
 # a verified second factor.
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("connexion/", auth_views.LoginView.as_view(), name="login"),
-    path("deconnexion/", auth_views.LogoutView.as_view(), name="logout"),
+    path("deconnexion/", LogoutView.as_view(), name="logout"),
     path(
         "mot-de-passe/",
         auth_views.PasswordChangeView.as_view(),
@@ -19,6 +22,12 @@ urlpatterns = [
         "mot-de-passe/modifie/",
         auth_views.PasswordChangeDoneView.as_view(),
         name="password_change_done",
+    ),
+    # The accessibility statement (RGAA), public like the law requires: linked from every footer.
+    path(
+        "accessibilite/",
+        TemplateView.as_view(template_name="accessibility.html"),
+        name="accessibility",
     ),
     path("", include("accounts.urls")),
     path("", include("establishments.urls")),

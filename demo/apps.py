@@ -8,3 +8,4 @@ class DemoConfig(AppConfig):
 
     default_auto_field = "django.db.models.BigAutoField"
     name = "demo"
+    verbose_name = "Démonstration"

@@ -15,9 +15,11 @@ from django import forms
 from django.contrib import admin
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.core.exceptions import FieldDoesNotExist
 from django.core.files.uploadedfile import UploadedFile
 from django.db import models, transaction
 from django.http import HttpRequest
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from .images import sanitize_image
@@ -181,6 +183,9 @@ class UserAdmin(AuditedAdmin, BaseUserAdmin):
     search_fields = ("username", "first_name", "last_name", "email", "establishment__uai")
     list_select_related = ("establishment",)
     autocomplete_fields = ("establishment",)
+    # Set by Django at each login and at creation; read-only (their split date/time inputs also had
+    # no label of their own, RGAA 11.1).
+    readonly_fields = ("last_login", "date_joined")
     fieldsets = (
         *(BaseUserAdmin.fieldsets or ()),
         (_("Établissement"), {"fields": ("establishment", "role")}),
@@ -190,11 +195,52 @@ class UserAdmin(AuditedAdmin, BaseUserAdmin):
     )
 
 
+# Journal words that read better than the field's own name ("Transfert : désactivé → activé").
+JOURNAL_LABELS = {"transfer_enabled": "transfert", "student": "élève", "signalement": "signalement"}
+
+
+def _field_label(field: str) -> str:
+    if field in JOURNAL_LABELS:
+        return JOURNAL_LABELS[field]
+    try:
+        model_field = Establishment._meta.get_field(field)
+    except FieldDoesNotExist:
+        return field.replace("_", " ")
+    return str(getattr(model_field, "verbose_name", field))
+
+
+def _value_word(field: str, value: object) -> str:
+    if isinstance(value, bool):
+        if field == "transfer_enabled":
+            return "activé" if value else "désactivé"
+        return "oui" if value else "non"
+    return "(vide)" if value in (None, "") else str(value)
+
+
+def readable_changes(changes: object) -> str:
+    """The journal's changes as a sentence: "Transfert : désactivé → activé ; Ville : (vide) → Niort"."""
+    if not isinstance(changes, dict):
+        return str(changes)
+    parts = []
+    for field, value in changes.items():
+        if isinstance(value, list) and len(value) == 2:
+            old, new = (_value_word(field, item) for item in value)
+            parts.append(f"{capfirst(_field_label(field))} : {old} → {new}")
+        else:
+            parts.append(f"{capfirst(_field_label(field))} : {_value_word(field, value)}")
+    return " ; ".join(parts) or "—"
+
+
 @admin.register(AuditLogEntry)
 class AuditLogEntryAdmin(ReadOnlyAdmin):
     """Read-only: the journal is written by the services, never edited by hand."""
 
-    list_display = ("created_at", "establishment", "username", "action", "changes")
+    list_display = ("created_at", "establishment", "username", "action", "modifications")
+
+    @admin.display(description=_("modifications"))
+    def modifications(self, entry: AuditLogEntry) -> str:
+        return readable_changes(entry.changes)
+
     list_filter = ("action",)
     search_fields = ("establishment__uai", "establishment__name", "username")
     list_select_related = ("establishment",)

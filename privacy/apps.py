@@ -8,3 +8,4 @@ class PrivacyConfig(AppConfig):
 
     default_auto_field = "django.db.models.BigAutoField"
     name = "privacy"
+    verbose_name = "Données personnelles"

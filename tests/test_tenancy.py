@@ -50,6 +50,8 @@ def uai_kwargs(ctx):
 MATRIX = {
     "home": (no_kwargs, _statuses(302, 302, 302, 302, 302, 302, 302), None),
     "login": (no_kwargs, _statuses(200, 200, 200, 200, 200, 200, 200), None),
+    # The accessibility statement is public.
+    "accessibility": (no_kwargs, _statuses(200, 200, 200, 200, 200, 200, 200), None),
     "logout": (no_kwargs, _statuses(405, 405, 405, 405, 405, 405, 405), None),
     "password_change": (no_kwargs, _statuses(302, 200, 200, 200, 200, 200, 200), None),
     "password_change_done": (no_kwargs, _statuses(302, 200, 200, 200, 200, 200, 200), None),
