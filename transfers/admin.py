@@ -13,7 +13,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from cerisepro.forms import SafeInputMixin
@@ -171,7 +171,11 @@ class ManualAuthorisationAdmin(ReadOnlyAdmin):
                 self.log_change(request, authorisation, _("Transfert manuel exécuté."))
                 messages.success(
                     request,
-                    _("Transfert effectué : %(count)d entrée(s) du passeport copiée(s).")
+                    ngettext(
+                        "Transfert effectué : %(count)d entrée du passeport copiée.",
+                        "Transfert effectué : %(count)d entrées du passeport copiées.",
+                        transfer.entries_copied,
+                    )
                     % {"count": transfer.entries_copied},
                 )
                 return redirect(self._change_url(authorisation))
@@ -302,7 +306,11 @@ class TransferAdmin(ReadOnlyAdmin):
                 self.log_change(request, transfer, _("Transfert forcé."))
                 messages.success(
                     request,
-                    _("Transfert forcé : %(count)d entrée(s) du passeport copiée(s).")
+                    ngettext(
+                        "Transfert forcé : %(count)d entrée du passeport copiée.",
+                        "Transfert forcé : %(count)d entrées du passeport copiées.",
+                        transfer.entries_copied,
+                    )
                     % {"count": transfer.entries_copied},
                 )
             return HttpResponseRedirect(change_url)
@@ -450,18 +458,27 @@ class MatchingRunAdmin(ReadOnlyAdmin):
             return redirect("admin:transfers_matchingrun_changelist")
         self.log_addition(request, run, _("Rapprochement lancé depuis l'administration."))
         level = messages.SUCCESS if run.status == MatchingRun.Status.SUCCEEDED else messages.WARNING
-        message = _(
-            "Rapprochement %(status)s : %(pairs)d paire(s) décidée(s), %(done)d transfert(s) "
-            "effectué(s), %(entries)d entrée(s) copiée(s)."
-        ) % {
+        counts = {
             "status": run.get_status_display().lower(),
             "pairs": run.pairs_decided,
             "done": run.transfers_done,
             "entries": run.entries_copied,
         }
+        message = (
+            _("Rapprochement %(status)s : ") % counts
+            + ngettext("%(pairs)d paire décidée", "%(pairs)d paires décidées", run.pairs_decided) % counts
+            + ", "
+            + ngettext("%(done)d transfert effectué", "%(done)d transferts effectués", run.transfers_done)
+            % counts
+            + ", "
+            + ngettext("%(entries)d entrée copiée.", "%(entries)d entrées copiées.", run.entries_copied)
+            % counts
+        )
         if run.failures:
-            message += " " + _(
-                "%(count)d élève(s) en erreur, laissé(s) en attente pour la prochaine exécution."
+            message += " " + ngettext(
+                "%(count)d élève en erreur, laissé en attente pour la prochaine exécution.",
+                "%(count)d élèves en erreur, laissés en attente pour la prochaine exécution.",
+                len(run.failures),
             ) % {"count": len(run.failures)}
         messages.add_message(request, level, message)
         return redirect("admin:transfers_matchingrun_change", run.pk)

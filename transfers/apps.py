@@ -6,6 +6,7 @@ from django.apps import AppConfig
 class TransfersConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "transfers"
+    verbose_name = "Transferts"
 
     def ready(self) -> None:
         # transfers sits above establishments and students: it listens and registers rather than

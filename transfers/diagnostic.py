@@ -104,7 +104,7 @@ def pair_conditions(origin: Student | None, destination: Student | None, *, now:
                 4,
                 "Il y a moins de six mois",
                 origin.deactivated_at is not None and start < origin.deactivated_at <= now,
-                f"désactivé le {_when(origin.deactivated_at)}, limite {_when(start)}",
+                f"désactivé le {_when(origin.deactivated_at)} ; six mois comptés depuis le {_when(start)}",
             ),
             _identity_condition(9, origin, "l'ancien établissement"),
         ]
@@ -127,7 +127,7 @@ def pair_conditions(origin: Student | None, destination: Student | None, *, now:
                 7,
                 "Il y a moins de six mois",
                 start < destination.created_at <= now,
-                f"créé le {_when(destination.created_at)}, limite {_when(start)}",
+                f"créé le {_when(destination.created_at)} ; six mois comptés depuis le {_when(start)}",
             ),
             _identity_condition(10, destination, "le nouvel établissement"),
             Condition(

@@ -8,6 +8,7 @@ from datetime import datetime
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from establishments.models import Establishment, User
@@ -107,7 +108,8 @@ class MatchingRun(models.Model):
         ordering = ["-started_at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.get_trigger_display()} — {self.started_at:%d/%m/%Y %H:%M}"
+        # Paris time, as every other date of the admin (the stored instant is UTC).
+        return f"{self.get_trigger_display()} — {timezone.localtime(self.started_at):%d/%m/%Y %H:%M}"
 
 
 class Transfer(models.Model):

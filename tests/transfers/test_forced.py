@@ -61,7 +61,7 @@ def test_staff_force_a_diploma_change_refusal(staff_client, staff_user, pair):
 
     response = staff_client.post(force_url(refused), follow=True)
 
-    assert "Transfert forcé : 5 entrée(s) du passeport copiée(s)." in response.content.decode()
+    assert "Transfert forcé : 5 entrées du passeport copiées." in response.content.decode()
     refused.refresh_from_db()
     assert (refused.done, refused.kind, refused.user) == (True, Kind.FORCED, staff_user)
     assert refused.cause == Cause.DIPLOMA_CHANGE  # kept, so the history says why it was forced

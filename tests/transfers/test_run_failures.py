@@ -201,8 +201,8 @@ def test_the_admin_button_says_how_many_students_failed(moves, copy_refused_for,
     response = client_for(staff_user).post(reverse("admin:transfers_matchingrun_run"), follow=True)
 
     content = response.content.decode()
-    assert "Rapprochement terminé avec erreurs : 4 paire(s) décidée(s), 4 transfert(s) effectué(s)" in content
-    assert "1 élève(s) en erreur, laissé(s) en attente pour la prochaine exécution." in content
+    assert "Rapprochement terminé avec erreurs : 4 paires décidées, 4 transferts effectués" in content
+    assert "1 élève en erreur, laissé en attente pour la prochaine exécution." in content
     assert MatchingRun.objects.get().status == "erreurs"
 
 

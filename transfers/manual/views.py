@@ -13,7 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.reauth import recent_authentication_required
@@ -116,9 +116,10 @@ def manual_transfers(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(
                 request,
-                _(
-                    "%(count)d autorisation(s) de transfert enregistrée(s) : l'équipe technique "
-                    "va les exécuter."
+                ngettext(
+                    "%(count)d autorisation de transfert enregistrée : l'équipe technique va l'exécuter.",
+                    "%(count)d autorisations de transfert enregistrées : l'équipe technique va les exécuter.",
+                    len(created),
                 )
                 % {"count": len(created)},
             )
