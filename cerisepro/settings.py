@@ -274,7 +274,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "options": {"expires": 6 * 60 * 60},
     },
 }
-# Years (calendar, Paris time) a school keeps a departed student's records (students.retention).
+# Years (calendar, Paris time) a school keeps a departed student's records (privacy.retention).
 STUDENT_RETENTION_YEARS = env.int("STUDENT_RETENTION_YEARS", default=3)
 # One SIECLE import that would pull more passports than this from other schools is held for review
 # by technical staff instead of copied at once (docs/transfers.md §4, SECURITY.md).

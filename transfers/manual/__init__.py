@@ -3,3 +3,5 @@
 ``services`` holds the rules, ``views`` the school page, ``urls`` its routes; technical staff
 execute authorisations from the Django admin (``transfers.admin``).
 """
+
+from __future__ import annotations

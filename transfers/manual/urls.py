@@ -1,5 +1,7 @@
 """URLs of the manual path; students are named by their ``public_id`` in forms, never in URLs."""
 
+from __future__ import annotations
+
 from django.urls import path
 
 from . import views

@@ -18,14 +18,13 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.reauth import recent_authentication_required
 from cerisepro.forms import SafeInputMixin
-from establishments.access import school_view
-from establishments.models import Establishment, Role
+from establishments.access import ADMIN_ONLY, school_view
+from establishments.models import Establishment
 from students.models import Student
 
 from ..models import ManualAuthorisation
 from . import services
 
-ADMIN_ONLY = {Role.ADMINISTRATOR}
 CONSENT_LABEL = gettext_lazy("Je confirme que l'élève ou ses responsables légaux ont autorisé ce transfert")
 
 
