@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .validators import validate_uai
@@ -128,4 +129,4 @@ class AuditLogEntry(models.Model):
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.created_at:%d/%m/%Y %H:%M} {self.action}"
+        return f"{timezone.localtime(self.created_at):%d/%m/%Y %H:%M} {self.action}"

@@ -7,6 +7,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from establishments.models import Establishment
@@ -75,7 +76,7 @@ class SiecleImport(models.Model):
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.file_name} ({self.created_at:%d/%m/%Y %H:%M})"
+        return f"{self.file_name} ({timezone.localtime(self.created_at):%d/%m/%Y %H:%M})"
 
 
 class Student(models.Model):

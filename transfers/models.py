@@ -194,7 +194,7 @@ class Transfer(models.Model):
 
     def __str__(self) -> str:
         origin, destination = self.origin_establishment.uai, self.destination_establishment.uai
-        return f"{origin} → {destination} ({self.created_at:%d/%m/%Y})"
+        return f"{origin} → {destination} ({timezone.localtime(self.created_at):%d/%m/%Y})"
 
     @classmethod
     def for_pair(
@@ -269,7 +269,7 @@ class TransferReport(models.Model):
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.transfer} — {self.created_at:%d/%m/%Y}"
+        return f"{self.transfer} — {timezone.localtime(self.created_at):%d/%m/%Y}"
 
 
 class AuthorisationStatus(models.TextChoices):

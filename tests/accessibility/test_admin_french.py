@@ -3,6 +3,7 @@ staff use show none of the English labels they used to (app names, model names, 
 
 from __future__ import annotations
 
+import datetime
 import re
 
 import lxml.html
@@ -12,6 +13,7 @@ from django.urls import reverse
 
 from establishments.admin import readable_changes
 from tests.security.scene import hostile_school
+from transfers.models import MatchingRun, Trigger
 
 pytestmark = pytest.mark.django_db
 
@@ -116,3 +118,11 @@ def test_the_journal_reads_as_sentences(client):
     assert "Transfert : désactivé → activé" in text
     assert '{"transfer_enabled"' not in text
     assert readable_changes({"city": ["", "Niort"]}) == "Ville : (vide) → Niort"
+
+
+def test_the_admin_names_a_run_by_its_paris_time(client):
+    """A run started at 17:07 UTC is listed at 18:07, as its *Début* column says."""
+    started = datetime.datetime(2026, 12, 1, 17, 7, tzinfo=datetime.UTC)
+    run = MatchingRun.objects.create(started_at=started, as_of=started, trigger=Trigger.IMPORT)
+
+    assert str(run) == "Après un import SIECLE — 01/12/2026 18:07"
