@@ -54,6 +54,14 @@ def user_establishment(user: User, uai: str) -> Establishment:
     return establishment
 
 
+def signed_in_user(request: HttpRequest) -> User:
+    """``request.user`` where only a signed-in user gets (the admin site, which lets staff only in)."""
+    user = request.user
+    if not user.is_authenticated:
+        raise PermissionDenied
+    return user
+
+
 P = ParamSpec("P")
 # A school page: the typed request, then the URL's arguments other than the UAI.
 SchoolView = Callable[Concatenate[SchoolRequest, P], HttpResponseBase]

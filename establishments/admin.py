@@ -22,6 +22,7 @@ from django.http import HttpRequest
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
+from .access import signed_in_user
 from .images import sanitize_image
 from .models import AuditLogEntry, Establishment, User
 from .services import IMAGE_FIELDS, audit_record, image_storage
@@ -71,8 +72,7 @@ class AuditedAdmin(admin.ModelAdmin):
             "détail": entry.get_change_message() if entry else "",
         }
         action = f"Administration technique : {obj._meta.verbose_name} {verb}"
-        user = request.user
-        assert user.is_authenticated  # the admin site lets signed-in staff only in
+        user = signed_in_user(request)
         for establishment in audited_establishments(obj, self.audited_fields):
             audit_record(establishment, user, action[:100], changes)
 

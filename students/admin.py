@@ -6,6 +6,9 @@ The right-of-access export is an action the privacy app adds to :class:`StudentA
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
 from django.contrib import admin
 from django.http import HttpResponseRedirect
 
@@ -43,6 +46,7 @@ class StudentAdmin(ReadOnlyAdmin):
     list_display = ("last_name", "first_name", "establishment", "class_code", "ine", "origin", "is_active",
                     "created_at", "deactivated_at")  # fmt: skip
     list_filter = ("is_active", "origin")
+    actions: Sequence[Callable[..., Any]] = ()  # privacy.admin adds the right-of-access export
     # Exact INE search for support ("why hasn't my student's passport arrived?").
     search_fields = ("=ine", "last_name", "establishment__uai")
     list_select_related = ("establishment",)

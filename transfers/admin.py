@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from cerisepro.forms import SafeInputMixin
+from establishments.access import signed_in_user
 from establishments.admin import ReadOnlyAdmin
 from establishments.models import Establishment
 from students.ine import normalize_ine
@@ -114,7 +115,8 @@ class ManualAuthorisationAdmin(ReadOnlyAdmin):
 
     @admin.display(description=gettext_lazy("établissement de destination"))
     def destination_name(self, obj: ManualAuthorisation) -> str:
-        return obj.destination_name or _("non enregistré")
+        # Annotated by get_queryset (None when the destination UAI is not registered).
+        return getattr(obj, "destination_name", None) or _("non enregistré")
 
     @admin.display(description=gettext_lazy("actions"))
     def actions_column(self, obj: ManualAuthorisation) -> str:
@@ -160,7 +162,7 @@ class ManualAuthorisationAdmin(ReadOnlyAdmin):
             try:
                 transfer = manual.manual_authorisation_execute(
                     authorisation,
-                    user=request.user,
+                    user=signed_in_user(request),
                     now=timezone.now(),
                     destination_student=form.students.get(choice),
                     create_student=choice == CREATE,
@@ -194,7 +196,9 @@ class ManualAuthorisationAdmin(ReadOnlyAdmin):
         authorisation = get_object_or_404(ManualAuthorisation.objects.select_related("origin_student"), pk=pk)
         if request.method == "POST":
             try:
-                manual.manual_authorisation_cancel(authorisation, user=request.user, now=timezone.now())
+                manual.manual_authorisation_cancel(
+                    authorisation, user=signed_in_user(request), now=timezone.now()
+                )
             except ValidationError as error:
                 messages.error(request, error.messages[0])
             else:
@@ -286,8 +290,8 @@ class TransferAdmin(ReadOnlyAdmin):
         transfer = self.get_object(request, object_id)
         extra_context = {
             **(extra_context or {}),
-            "forceable": bool(transfer) and review.transfer_is_forceable(transfer),
-            "held": bool(transfer) and review.transfer_is_held(transfer),
+            "forceable": transfer is not None and review.transfer_is_forceable(transfer),
+            "held": transfer is not None and review.transfer_is_held(transfer),
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -299,7 +303,7 @@ class TransferAdmin(ReadOnlyAdmin):
         change_url = reverse("admin:transfers_transfer_change", args=[transfer.pk])
         if request.method == "POST":
             try:
-                transfer = review.transfer_force(transfer, user=request.user, now=timezone.now())
+                transfer = review.transfer_force(transfer, user=signed_in_user(request), now=timezone.now())
             except ValidationError as error:
                 messages.error(request, error.messages[0])
             else:
@@ -336,7 +340,7 @@ class TransferAdmin(ReadOnlyAdmin):
             act = review.transfer_release if release else review.transfer_refuse_held
             try:
                 transfer = act(
-                    transfer, user=request.user, now=timezone.now(), note=form.cleaned_data["note"]
+                    transfer, user=signed_in_user(request), now=timezone.now(), note=form.cleaned_data["note"]
                 )
             except ValidationError as error:
                 messages.error(request, error.messages[0])

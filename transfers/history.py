@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Field, Q, QuerySet
 from django.utils import timezone
 from django.utils.text import capfirst
 
@@ -151,9 +151,13 @@ _CSV_COLUMNS = {
 
 def copied_headers() -> list[str]:
     """ "Fiches copiées", …: one CSV column per counter, named by the field (COPIED_COUNTERS)."""
-    return [
-        str(capfirst(Transfer._meta.get_field(column).verbose_name)) for column in COPIED_COUNTERS.values()
-    ]
+    return [str(capfirst(_verbose_name(column))) for column in COPIED_COUNTERS.values()]
+
+
+def _verbose_name(column: str) -> str:
+    field = Transfer._meta.get_field(column)
+    assert isinstance(field, Field)  # a column of Transfer
+    return str(field.verbose_name)
 
 
 def csv_rows(transfers: QuerySet[Transfer], direction: str) -> Iterator[list[str]]:

@@ -49,8 +49,8 @@ class PlannedPair:
     @property
     def outcome_label(self) -> str:
         if self.outcome in Outcome.values:
-            return Outcome(self.outcome).label
-        return Cause(self.outcome).label
+            return str(Outcome(self.outcome).label)
+        return str(Cause(self.outcome).label)
 
 
 class Decision(NamedTuple):
@@ -81,6 +81,7 @@ def _decide_destination(
     candidates = sorted(candidates, key=lambda o: (o.deactivated_at, o.pk), reverse=True)
     decisions = []
     for index, origin in enumerate(candidates):
+        assert origin.deactivated_at is not None  # a candidate origin is a deactivated record
         if index == 0 and (decided_recent is None or origin.deactivated_at > decided_recent):
             decisions.append(_decide(origin, destination, volume_held))
         else:
@@ -176,5 +177,5 @@ def plan_matching(
 
 
 def planned_pair(decision: Decision) -> PlannedPair:
-    reason = HoldReason(decision.hold_reason).label if decision.hold_reason else ""
+    reason = str(HoldReason(decision.hold_reason).label) if decision.hold_reason else ""
     return PlannedPair(decision.origin, decision.destination, decision.cause or Outcome.TRANSFER, reason)

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from establishments.models import User
+from students.models import Student
 
 from .copy import copy_passports
 from .models import Cause, Kind, Transfer
@@ -41,12 +42,7 @@ def transfer_force(transfer: Transfer, *, user: User, now: datetime) -> Transfer
                 code="not_forceable",
                 params={"cause": transfer.get_cause_display().lower()},
             )
-        if transfer.origin_student_id is None or transfer.destination_student_id is None:
-            raise ValidationError(
-                _("L'un des deux élèves n'existe plus : le passeport ne peut pas être copié."),
-                code="student_gone",
-            )
-        refuse_left_destination(transfer.destination_student)
+        refuse_left_destination(_present_destination(transfer))
         transfer.done, transfer.kind, transfer.user = True, Kind.FORCED, user
         transfer.save(update_fields=["done", "kind", "user"])
         copy_passports([transfer], now=now)
@@ -64,7 +60,7 @@ def transfer_release(transfer: Transfer, *, user: User, now: datetime, note: str
     """Staff checked a held pair and release it: the passport is copied, the review recorded."""
     with transaction.atomic():
         transfer = _lock_held(transfer)
-        refuse_left_destination(transfer.destination_student)
+        refuse_left_destination(_present_destination(transfer))
         transfer.done, transfer.cause = True, ""
         _record_review(transfer, user=user, now=now, note=note)
         copy_passports([transfer], now=now)
@@ -89,14 +85,21 @@ def _lock_held(transfer: Transfer) -> Transfer:
     )
     if not transfer_is_held(transfer):
         raise ValidationError(_("Ce transfert n'est plus en attente de vérification."), code="not_held")
-    if transfer.origin_student_id is None or transfer.destination_student_id is None:
-        raise ValidationError(
-            _("L'un des deux élèves n'existe plus : le passeport ne peut pas être copié."),
-            code="student_gone",
-        )
+    _present_destination(transfer)
     return transfer
 
 
 def _record_review(transfer: Transfer, *, user: User, now: datetime, note: str) -> None:
     transfer.reviewed_by, transfer.reviewed_at, transfer.review_note = user, now, note.strip()
     transfer.save(update_fields=["done", "cause", "reviewed_by", "reviewed_at", "review_note"])
+
+
+def _present_destination(transfer: Transfer) -> Student:
+    """The pair's destination student; refused when either student of the pair was deleted since."""
+    destination = transfer.destination_student
+    if transfer.origin_student_id is None or destination is None:
+        raise ValidationError(
+            _("L'un des deux élèves n'existe plus : le passeport ne peut pas être copié."),
+            code="student_gone",
+        )
+    return destination

@@ -65,7 +65,7 @@ def destination_conditions(start: datetime, now: datetime) -> Q:
         )
         & ~Q(ine="")
         & IDENTITY_COMPLETE
-        & ~Exists(Transfer.objects.filter(origin_student=OuterRef("pk")))  # 13: a record already left
+        & Q(~Exists(Transfer.objects.filter(origin_student=OuterRef("pk"))))  # 13: a record already left
     )
 
 

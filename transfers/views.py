@@ -7,17 +7,19 @@ and yes/no only, never a name or an INE.
 from __future__ import annotations
 
 import csv
+from typing import Any
 
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Page, Paginator
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict, StreamingHttpResponse
+from django.http import HttpResponse, HttpResponseBadRequest, QueryDict, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from cerisepro.forms import SafeInputMixin
-from establishments.access import STAFF_ROLES, school_view
+from establishments.access import STAFF_ROLES, SchoolRequest, school_view
 
 from . import history, reports
 from .charts import chart_description, month_label, monthly_chart_svg
@@ -41,8 +43,9 @@ class HistoryFilterForm(SafeInputMixin, forms.Form):
         choices=[("tous", "Tous"), ("oui", "Oui"), ("non", "Non")],
     )
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         if data.get("du") and data.get("au") and data["du"] > data["au"]:
             raise forms.ValidationError("La date de début doit précéder la date de fin.")
         return data
@@ -60,7 +63,7 @@ class HistoryFilterForm(SafeInputMixin, forms.Form):
         }
 
 
-def _filter_query(request: HttpRequest) -> str:
+def _filter_query(request: SchoolRequest) -> str:
     """The filters alone, for the export links."""
     query = QueryDict(mutable=True)
     for key in FILTER_PARAMS:
@@ -68,14 +71,14 @@ def _filter_query(request: HttpRequest) -> str:
     return query.urlencode()
 
 
-def _query_without(request: HttpRequest, *keys: str) -> str:
+def _query_without(request: SchoolRequest, *keys: str) -> str:
     query = request.GET.copy()
     for key in keys:
         query.pop(key, None)
     return query.urlencode()
 
 
-def _table(request: HttpRequest, transfers, direction: str, page_key: str) -> dict:
+def _table(request: SchoolRequest, transfers, direction: str, page_key: str) -> dict:
     page: Page = Paginator(transfers, PAGE_SIZE).get_page(request.GET.get(page_key))
     return {
         "page": page,
@@ -87,7 +90,7 @@ def _table(request: HttpRequest, transfers, direction: str, page_key: str) -> di
 
 @require_GET
 @school_view(read=STAFF_ROLES)
-def transfer_history(request: HttpRequest) -> HttpResponse:
+def transfer_history(request: SchoolRequest) -> HttpResponse:
     establishment = request.establishment
     form = HistoryFilterForm(request.GET if any(k in request.GET for k in FILTER_PARAMS) else None)
     filters = form.filters()
@@ -126,7 +129,7 @@ def _csv_stream(transfers, direction: str):
 
 @require_GET
 @school_view(read=STAFF_ROLES)
-def transfer_history_csv(request: HttpRequest) -> HttpResponse:
+def transfer_history_csv(request: SchoolRequest) -> HttpResponseBase:
     establishment = request.establishment
     direction = DIRECTIONS.get(request.GET.get("direction", "recus"))
     form = HistoryFilterForm(request.GET)
@@ -160,7 +163,7 @@ class TransferReportForm(SafeInputMixin, forms.Form):
 
 @require_http_methods(["GET", "POST"])
 @school_view(read=STAFF_ROLES, write=STAFF_ROLES)
-def transfer_report(request: HttpRequest, transfer: str) -> HttpResponse:
+def transfer_report(request: SchoolRequest, transfer: str) -> HttpResponse:
     """ "Signaler une erreur" on a row of "Élèves partis": only the origin school reaches it."""
     establishment = request.establishment
     row = get_object_or_404(history.transfers_sent(establishment), public_id=transfer)

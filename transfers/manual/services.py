@@ -218,7 +218,7 @@ def manual_authorisation_execute(
         origin = authorisation.origin_student
         if create_student:
             destination_student = _destination_student_create(origin, destination, now=now)
-        elif destination_student.establishment_id != destination.pk:
+        elif destination_student is None or destination_student.establishment_id != destination.pk:
             raise ValidationError(
                 _("Cet élève n'appartient pas à l'établissement de destination %(uai)s."),
                 code="wrong_establishment",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.reauth import recent_authentication_required
 from cerisepro.forms import SafeInputMixin
-from establishments.access import ADMIN_ONLY, school_view
+from establishments.access import ADMIN_ONLY, SchoolRequest, school_view
 from establishments.models import Establishment
 from students.models import Student
 
@@ -69,7 +69,8 @@ class ManualTransferForm(SafeInputMixin, forms.Form):
 
     def rows(self) -> list[dict]:
         """What the table shows for each student: its checkbox state, UAI input, errors and name."""
-        selected = set(self.data.getlist("selected")) if self.is_bound else set()
+        # Bound to request.POST, a QueryDict (several "selected" boxes), or unbound.
+        selected = set(self.data.getlist("selected")) if isinstance(self.data, QueryDict) else set()
         names = self._registered_names()
         rows = []
         for student in self.students:
@@ -95,7 +96,7 @@ class ManualTransferForm(SafeInputMixin, forms.Form):
 @require_http_methods(["GET", "POST"])
 @school_view(read=ADMIN_ONLY, write=ADMIN_ONLY)
 @recent_authentication_required  # an authorisation sends a passport to another school
-def manual_transfers(request: HttpRequest) -> HttpResponse:
+def manual_transfers(request: SchoolRequest) -> HttpResponse:
     establishment = request.establishment
     now = timezone.now()
     if request.method == "POST" and "cancel" in request.POST:
@@ -132,7 +133,7 @@ def manual_transfers(request: HttpRequest) -> HttpResponse:
     return render(request, "transfers/manual.html", context, status=400 if form.errors else 200)
 
 
-def _cancel(request: HttpRequest, establishment: Establishment) -> HttpResponse:
+def _cancel(request: SchoolRequest, establishment: Establishment) -> HttpResponse:
     """The administrator withdraws a pending authorisation (a mistyped UAI, a change of mind)."""
     try:
         authorisation = establishment.manual_authorisations.get(public_id=request.POST["cancel"])
@@ -149,6 +150,6 @@ def _cancel(request: HttpRequest, establishment: Establishment) -> HttpResponse:
 
 @require_GET
 @school_view(read=ADMIN_ONLY)
-def manual_transfers_uai(request: HttpRequest) -> JsonResponse:
+def manual_transfers_uai(request: SchoolRequest) -> JsonResponse:
     """Whether the typed destination UAI is valid and the name of its establishment, if registered."""
     return JsonResponse(services.uai_lookup(request.GET.get("uai", ""), request.establishment))
