@@ -60,4 +60,6 @@ class StudentFilterForm(SafeInputMixin, forms.Form):
 
     def __init__(self, *args, class_codes: list[str], **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["classe"].choices = [("", _("Toutes"))] + [(code, code) for code in class_codes]
+        classe = self.fields["classe"]
+        assert isinstance(classe, forms.ChoiceField)
+        classe.choices = [("", _("Toutes"))] + [(code, code) for code in class_codes]

@@ -20,9 +20,9 @@ students is matched in a few milliseconds, with no query.
 from __future__ import annotations
 
 import unicodedata
-from collections import namedtuple
 from dataclasses import dataclass, field
 from datetime import date
+from typing import NamedTuple
 
 from .siecle import SiecleFileError, SiecleStudent
 
@@ -35,8 +35,29 @@ COPIED_FIELDS = ("siecle_id", "class_code", "mef_code", "previous_uai", "entered
 # Derived from the MEF code: its label (Nomenclature) and its diploma (students/mef.py).
 MEF_FIELDS = ("mef_label", "diploma_level", "diploma_specialite")
 SYNCED_FIELDS = (*IDENTITY_FIELDS, *COPIED_FIELDS, *MEF_FIELDS)
-# What the import reads of the current students: plain tuples, not model instances.
-CurrentStudent = namedtuple("CurrentStudent", ["pk", "is_active", *SYNCED_FIELDS])
+
+
+class CurrentStudent(NamedTuple):
+    """What the import reads of a current student: a plain tuple, not a model instance (its fields
+    are ``pk``, ``is_active`` and SYNCED_FIELDS, in that order: checked below)."""
+
+    pk: int
+    is_active: bool
+    ine: str
+    last_name: str
+    first_name: str
+    birth_date: date | None
+    siecle_id: str
+    class_code: str
+    mef_code: str
+    previous_uai: str
+    entered_on: date | None
+    mef_label: str
+    diploma_level: str
+    diploma_specialite: str
+
+
+assert CurrentStudent._fields == ("pk", "is_active", *SYNCED_FIELDS)
 
 INE_LENGTH = 11
 # Listed in messages: a handful of students, then a count.
@@ -66,12 +87,18 @@ def kept_identity(row: SiecleStudent, current: CurrentStudent | None) -> dict[st
     Reduced exports (no ``ID_NATIONAL``, no ``DATE_NAISS``) must not erase what identifies a
     student, or every transfer of the school would stop silently.
     """
-    keep = current is not None
+    if current is None:
+        return {
+            "ine": stored_ine(row),
+            "last_name": row.last_name,
+            "first_name": row.first_name,
+            "birth_date": row.birth_date,
+        }
     return {
-        "ine": stored_ine(row) or (current.ine if keep else ""),
-        "last_name": row.last_name or (current.last_name if keep else ""),
-        "first_name": row.first_name or (current.first_name if keep else ""),
-        "birth_date": row.birth_date or (current.birth_date if keep else None),
+        "ine": stored_ine(row) or current.ine,
+        "last_name": row.last_name or current.last_name,
+        "first_name": row.first_name or current.first_name,
+        "birth_date": row.birth_date or current.birth_date,
     }
 
 
@@ -175,7 +202,7 @@ def match_rows(rows: list[SiecleStudent], students: list[CurrentStudent]) -> Mat
         matching.new_rows.append(row)
         if record is not None and record.pk not in claimed:
             matching.reassigned.append(_reassigned(row, record))
-    matching.matches = [(row, record) for record in students if (row := claimed.get(record.pk))]
+    matching.matches = [(matched, record) for record in students if (matched := claimed.get(record.pk))]
     matching.absent = [s for s in students if s.pk not in claimed]
     matching.released_siecle_ids = _released_siecle_ids(rows, students, claimed)
     return matching

@@ -213,6 +213,9 @@ class PassportEntry(models.Model):
     )
     created_at = models.DateTimeField(_("créé le"))
     updated_at = models.DateTimeField(_("modifié le"))
+    # Not a column: set by passport_entries_by_kind for the passport's templates (a copy from
+    # another school, which this one may not change).
+    read_only: bool = False
 
     class Meta:
         verbose_name = _("entrée du passeport")

@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import DateField, Sum
+from django.db.models import DateField, Field, Sum
 from django.db.models.functions import Length
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -282,7 +282,9 @@ def _plan_existing(
 
 
 def _db_value(field_name: str, value: Any) -> Any:
-    return Student._meta.get_field(field_name).get_db_prep_save(value, connection)
+    model_field = Student._meta.get_field(field_name)
+    assert isinstance(model_field, Field)  # a column of Student, not a relation's reverse side
+    return model_field.get_db_prep_save(value, connection)
 
 
 def _new_student_rows(establishment, plan: ImportPlan, record, now, labels) -> tuple[list[str], list[tuple]]:

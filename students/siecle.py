@@ -35,7 +35,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, BinaryIO, NamedTuple
+from typing import IO, Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from lxml import etree
@@ -183,7 +183,7 @@ class _GuardedReader:
     Decoding here costs less than it saves: libxml2 parses UTF-8 faster than ISO-8859-15.
     """
 
-    def __init__(self, raw: BinaryIO, size_limit: int, ratio_limit: int | None = None):
+    def __init__(self, raw: IO[bytes], size_limit: int, ratio_limit: int | None = None):
         self._raw = raw
         self._size_limit = size_limit
         self._ratio_limit = ratio_limit
@@ -259,7 +259,9 @@ class _GuardedReader:
     def _choose_encoding(self, chunk: bytes) -> bytes:
         """At the first non-ASCII byte of a single-byte file: are these bytes in fact UTF-8?"""
         self._undecided = False
-        start = _NON_ASCII_RE.search(chunk).start()
+        non_ascii = _NON_ASCII_RE.search(chunk)
+        assert non_ascii is not None  # called at the first non-ASCII byte
+        start = non_ascii.start()
         while True:
             try:
                 text = codecs.getincrementaldecoder("utf-8")().decode(chunk[start:])
@@ -271,6 +273,7 @@ class _GuardedReader:
             if not more:
                 return chunk
             chunk += more
+        assert self.single_byte is not None  # called only for a file declared single-byte
         label = self.single_byte[0]
         self.single_byte, self.utf8_found_under = None, label
         self.warnings.append(
@@ -279,6 +282,7 @@ class _GuardedReader:
         return chunk
 
     def _decode(self, chunk: bytes, lines_before: int) -> bytes:
+        assert self.single_byte is not None  # called only for a file decoded as single-byte
         label, decode = self.single_byte
         # UTF-8 letters among single-byte ones ("Ã©" for "é"): a file pieced together from two.
         mixed = chunk.translate(_UTF8_PAIR_TABLE).find(b"LC")
@@ -857,7 +861,8 @@ def _field_values(
             try:
                 value = parse(get(tag))
             except ValueError:
-                value = _unreadable(spec, tag, get(tag), eleve_id, state)
+                _unreadable(spec, tag, get(tag), eleve_id, state)  # refuses the file, or leaves it empty
+                value = None
             if value:
                 break
         values[attribute] = value
@@ -881,6 +886,7 @@ def _check_eleve(
         raise _implausible_birth_date_error(eleve_id, texts.get("DATE_NAISS"), state.latest_birth_date)
     for spec in _LIMITED_FIELDS:
         value = values[spec.attribute]
+        assert spec.max_length is not None  # what makes a field "limited"
         if len(value) > spec.max_length:
             raise _too_long_error(eleve_id, line, spec.label, spec.tags[0], len(value), spec.max_length)
 

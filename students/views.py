@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from establishments.access import ADMIN_ONLY, SCHOOL_STAFF, school_view
+from establishments.access import ADMIN_ONLY, SCHOOL_STAFF, SchoolRequest, school_view
 
 from . import selectors, services
 from .forms import ImportConfirmForm, SiecleUploadForm, StudentFilterForm
@@ -24,7 +24,7 @@ IMPORT_TAB = {"tab": "import", "can_write": True}
 
 @require_GET
 @school_view(read=SCHOOL_STAFF)
-def student_list(request: HttpRequest) -> HttpResponse:
+def student_list(request: SchoolRequest) -> HttpResponse:
     establishment = request.establishment
     form = StudentFilterForm(request.GET or None, class_codes=selectors.class_codes(establishment))
     filters = form.cleaned_data if form.is_valid() else {}
@@ -46,7 +46,7 @@ def student_list(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @school_view(read=ADMIN_ONLY, write=ADMIN_ONLY)
-def siecle_import(request: HttpRequest) -> HttpResponse:
+def siecle_import(request: SchoolRequest) -> HttpResponse:
     establishment = request.establishment
     form = SiecleUploadForm(*((request.POST, request.FILES) if request.method == "POST" else ()))
     if request.method == "POST" and form.is_valid():
@@ -79,7 +79,7 @@ def siecle_import(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _preview_record(request: HttpRequest, record_id) -> SiecleImport:
+def _preview_record(request: SchoolRequest, record_id) -> SiecleImport:
     return get_object_or_404(
         request.establishment.imports, public_id=record_id, status=SiecleImport.Status.PREVIEW
     )
@@ -87,7 +87,7 @@ def _preview_record(request: HttpRequest, record_id) -> SiecleImport:
 
 @require_http_methods(["GET", "POST"])
 @school_view(read=ADMIN_ONLY, write=ADMIN_ONLY)
-def siecle_import_preview(request: HttpRequest, record) -> HttpResponse:
+def siecle_import_preview(request: SchoolRequest, record) -> HttpResponse:
     record = _preview_record(request, record)
     establishment = request.establishment
     form = ImportConfirmForm(request.POST if request.method == "POST" else None)
@@ -120,7 +120,7 @@ def siecle_import_preview(request: HttpRequest, record) -> HttpResponse:
 
 @require_POST
 @school_view(read=ADMIN_ONLY, write=ADMIN_ONLY)
-def siecle_import_cancel(request: HttpRequest, record) -> HttpResponse:
+def siecle_import_cancel(request: SchoolRequest, record) -> HttpResponse:
     services.cancel_siecle_import(_preview_record(request, record))
     messages.info(request, _("Import abandonné : aucun élève n'a été modifié."))
     return redirect("siecle-import", uai=request.establishment.uai)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -32,8 +34,9 @@ class PassportEntryForm(SafeInputMixin, forms.ModelForm):
         for name in self.required:
             self.fields[name].required = True
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         # A period (a bilan's): only the kinds with an ``end_on`` field have both dates.
         start, end = cleaned.get("occurred_on"), cleaned.get("end_on")
         if start and end and end < start:

@@ -10,18 +10,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext_lazy as _
 
 from students.models import EntryKind
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise  # a str or a lazy translation
+
 
 @dataclass(frozen=True)
 class KindSpec:
-    section_title: str  # the passport's section for this kind (page and print view)
+    section_title: StrOrPromise  # the passport's section for this kind (page and print view)
     fields: tuple[str, ...]  # the PassportEntry columns a teacher fills in, in the form's order
     required: tuple[str, ...]  # those the form requires (the model allows them blank)
-    labels: Mapping[str, str] = field(default_factory=dict)  # the form's labels, else the model's
+    labels: Mapping[str, StrOrPromise] = field(default_factory=dict)  # the form's labels, else the model's
     text_rows: Mapping[str, int] = field(default_factory=dict)  # the height of multi-line fields
 
 
@@ -60,7 +64,7 @@ KINDS: dict[str, KindSpec] = {
 
 # The fields a teacher fills in for each kind of entry (the service writes only these).
 KIND_FIELDS: dict[str, tuple[str, ...]] = {kind: spec.fields for kind, spec in KINDS.items()}
-SECTION_TITLES: dict[str, str] = {kind: spec.section_title for kind, spec in KINDS.items()}
+SECTION_TITLES: dict[str, StrOrPromise] = {kind: spec.section_title for kind, spec in KINDS.items()}
 
 
 def entry_template(kind: str) -> str:

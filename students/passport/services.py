@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext as _
@@ -20,6 +20,9 @@ from students.models import EntryKind, PassportEntry, Student
 
 from .kinds import KIND_FIELDS, SECTION_TITLES
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 
 class PassportEntryReadOnly(PermissionDenied):
     """The entry was produced by another establishment: it may be read, never changed here."""
@@ -28,7 +31,7 @@ class PassportEntryReadOnly(PermissionDenied):
 @dataclass(frozen=True)
 class PassportSection:
     kind: str
-    title: str
+    title: StrOrPromise
     entries: list[PassportEntry]
 
 

@@ -11,16 +11,18 @@ import copy
 import uuid
 from collections.abc import Callable
 from functools import wraps
+from typing import Concatenate, ParamSpec
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from establishments.access import ALL_ROLES, STUDENTS, TEACHERS, school_view
+from establishments.access import ALL_ROLES, STUDENTS, TEACHERS, SchoolRequest, school_view
 from establishments.models import Role
 from students.models import EntryKind, PassportEntry, Student
 
@@ -33,21 +35,27 @@ from .services import (
     passport_entry_update,
 )
 
+P = ParamSpec("P")
 
-def _student(request: HttpRequest, public_id: uuid.UUID) -> Student:
-    students = request.establishment.students
+
+def _student(request: SchoolRequest, public_id: uuid.UUID) -> Student:
+    students = request.establishment.students.all()
     if request.user.role == Role.STUDENT:
         # Privacy: another student's passport answers 404, exactly as one that does not exist.
         students = students.filter(user=request.user)
     return get_object_or_404(students, public_id=public_id)
 
 
-def with_student(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def with_student(
+    view: Callable[Concatenate[SchoolRequest, Student, P], HttpResponseBase],
+) -> Callable[Concatenate[SchoolRequest, uuid.UUID, P], HttpResponseBase]:
     """Replace the URL's ``student`` UUID with the student it names (goes inside ``school_view``)."""
 
     @wraps(view)
-    def wrapper(request: HttpRequest, student: uuid.UUID, **kwargs) -> HttpResponse:
-        return view(request, _student(request, student), **kwargs)
+    def wrapper(
+        request: SchoolRequest, student: uuid.UUID, *args: P.args, **kwargs: P.kwargs
+    ) -> HttpResponseBase:
+        return view(request, _student(request, student), *args, **kwargs)
 
     return wrapper
 
@@ -57,7 +65,7 @@ def _passport_url(student: Student, fragment: str = "") -> str:
     return f"{url}#{fragment}" if fragment else url
 
 
-def _context(request: HttpRequest, student: Student, **extra) -> dict:
+def _context(request: SchoolRequest, student: Student, **extra) -> dict:
     return {
         "establishment": request.establishment,
         "student": student,
@@ -68,7 +76,7 @@ def _context(request: HttpRequest, student: Student, **extra) -> dict:
 @require_GET
 @school_view(read=ALL_ROLES, write=TEACHERS)
 @with_student
-def passport(request: HttpRequest, student: Student) -> HttpResponse:
+def passport(request: SchoolRequest, student: Student) -> HttpResponse:
     sections = passport_entries_by_kind(student)
     has_copies = any(entry.read_only for section in sections for entry in section.entries)
     context = _context(request, student, sections=sections, has_copies=has_copies, kinds=EntryKind.choices)
@@ -78,7 +86,7 @@ def passport(request: HttpRequest, student: Student) -> HttpResponse:
 @require_GET
 @school_view(read=ALL_ROLES, write=TEACHERS)
 @with_student
-def passport_print(request: HttpRequest, student: Student) -> HttpResponse:
+def passport_print(request: SchoolRequest, student: Student) -> HttpResponse:
     context = _context(
         request, student, sections=passport_entries_by_kind(student), today=timezone.localdate()
     )
@@ -87,13 +95,13 @@ def passport_print(request: HttpRequest, student: Student) -> HttpResponse:
 
 @require_GET
 @school_view(read=STUDENTS)
-def my_passport(request: HttpRequest) -> HttpResponse:
+def my_passport(request: SchoolRequest) -> HttpResponse:
     student = get_object_or_404(request.establishment.students, user=request.user)
     return redirect(_passport_url(student))
 
 
 def _render_form(
-    request: HttpRequest, student: Student, form: PassportEntryForm, entry: PassportEntry | None = None
+    request: SchoolRequest, student: Student, form: PassportEntryForm, entry: PassportEntry | None = None
 ) -> HttpResponse:
     context = _context(request, student, form=form, entry=entry, kind_label=EntryKind(form.kind).label)
     return render(request, "students/passport_entry_form.html", context, status=400 if form.errors else 200)
@@ -102,7 +110,7 @@ def _render_form(
 @require_http_methods(["GET", "POST"])
 @school_view(read=TEACHERS, write=TEACHERS)
 @with_student
-def passport_entry_create_view(request: HttpRequest, student: Student, kind: str) -> HttpResponse:
+def passport_entry_create_view(request: SchoolRequest, student: Student, kind: str) -> HttpResponse:
     form_class = FORMS.get(kind)
     if form_class is None:
         raise Http404
@@ -122,7 +130,7 @@ def passport_entry_create_view(request: HttpRequest, student: Student, kind: str
 @require_http_methods(["GET", "POST"])
 @school_view(read=TEACHERS, write=TEACHERS)
 @with_student
-def passport_entry_edit_view(request: HttpRequest, student: Student, entry: uuid.UUID) -> HttpResponse:
+def passport_entry_edit_view(request: SchoolRequest, student: Student, entry: uuid.UUID) -> HttpResponse:
     passport_entry = get_object_or_404(student.passport_entries, public_id=entry)
     if passport_entry_is_copy(passport_entry, request.establishment.uai):
         # Editing a copy would falsify the record of the school that produced it: the page says
