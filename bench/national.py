@@ -237,7 +237,7 @@ def build(url: str, scale: float, now: datetime) -> dict[str, float]:
 
 # --- the floor -------------------------------------------------------------------------------
 
-# The same rules as transfers.rules (DESIGN §4), written as one statement: eligible pairs on
+# The same rules as transfers.rules (docs/transfers.md), written as one statement: eligible pairs on
 # the INE, the most recently deactivated origin per destination, identity then diploma, and a
 # copy of its entries. Names compare case-insensitively (the data set's names are plain ASCII).
 FLOOR = """

@@ -4,7 +4,7 @@ Every admin action is recorded twice: in Django's own admin log (``LogEntry``, e
 deletion and custom action, read-only under "Journal de l'administration technique"), and, when the
 object belongs to establishments, in their journal (``AuditLogEntry``), so that a school's history
 shows what technical staff changed for it. Reads (lists, the eligibility diagnostic) are not
-recorded: they would put INEs into a log (DESIGN §6).
+recorded: they would put INEs into a log (docs/privacy.md).
 """
 
 from __future__ import annotations

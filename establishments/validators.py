@@ -1,4 +1,4 @@
-"""Validators for the identifiers of DESIGN §7: UAI and CNIL declaration number."""
+"""Validators for the identifiers of docs/formats.md: UAI and CNIL declaration number."""
 
 from __future__ import annotations
 

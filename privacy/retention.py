@@ -1,4 +1,4 @@
-"""Retention of departed students' records (GDPR storage limitation, DESIGN §6).
+"""Retention of departed students' records (GDPR storage limitation, docs/privacy.md).
 
 An establishment keeps the records of a student who left (deactivated) for
 ``settings.STUDENT_RETENTION_YEARS`` calendar years (Paris time), then they are purged: the student

@@ -1,4 +1,4 @@
-"""INE, the national student identifier (DESIGN §7): normalisation and kind.
+"""INE, the national student identifier (docs/formats.md): normalisation and kind.
 
 The kind decides how much we trust an INE. Only INE-BEA carries a public check key; INE-RNIE and
 apprentice INEs can only be checked by their shape, and test exports use odd values such as

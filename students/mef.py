@@ -1,4 +1,4 @@
-"""MEF codes (module élémentaire de formation) and the diploma they lead to (DESIGN §7).
+"""MEF codes (module élémentaire de formation) and the diploma they lead to (docs/formats.md).
 
 ``CODE_MEF`` is 11 characters: dispositif ``[0:3]``, spécialité ``[3:8]``, duration ``[8]``, year
 within the course ``[9]``, type ``[10]``. Moving up a year or repeating one only changes ``[8:11]``,
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 MEF_LENGTH = 11
 
-# Dispositif ranges of DESIGN §7; any other dispositif is kept as its three digits, which still
+# Dispositif ranges of docs/formats.md; any other dispositif is kept as its three digits, which still
 # compares correctly between two enrolments of the same dispositif.
 _LEVELS: tuple[tuple[range, str], ...] = (
     (range(240, 243), "CAP"),

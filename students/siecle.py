@@ -129,7 +129,7 @@ class SiecleStudent:
         return self.class_code.lower() == INACTIVE_CLASS
 
     def has_left(self, today: date) -> bool:
-        # A DATE_SORTIE in the future is announced, not effective (DESIGN §7).
+        # A DATE_SORTIE in the future is announced, not effective (docs/siecle-format.md).
         return (self.left_on is not None and self.left_on <= today) or self.in_inactive_class
 
     @property

@@ -22,7 +22,7 @@ from students.siecle import PARIS
 ENCODING = "ISO-8859-15"
 
 # (dispositif, spécialité, duration in years, class prefix of each year, label).
-# Codes follow the MEF layout of DESIGN §7; spécialités are plausible, not official.
+# Codes follow the MEF layout of docs/siecle-format.md; spécialités are plausible, not official.
 PROGRAMMES: tuple[tuple[str, str, int, tuple[str, ...], str], ...] = (
     ("247", "32403", 3, ("2GA", "1GA", "TGA"), "BAC PRO GESTION-ADMINISTRATION"),
     ("247", "25511", 3, ("2MELEC", "1MELEC", "TMELEC"), "BAC PRO METIERS DE L'ELECTRICITE ET ENV. CONNECTES"),

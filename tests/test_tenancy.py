@@ -116,7 +116,7 @@ MATRIX = {
     # Sends the student to their own passport; other roles have none.
     "my-passport": (uai_kwargs, _statuses(302, 403, 403, 403, 302, 404, 404), None),
     # --- transfers ---
-    # Manual-transfer authorisations belong to the administrator (DESIGN §1); an empty POST is
+    # Manual-transfer authorisations belong to the administrator (docs/architecture.md "Who uses it"); an empty POST is
     # refused with the form's errors (400).
     "manual-transfers": (
         uai_kwargs,
@@ -124,7 +124,7 @@ MATRIX = {
         _statuses(302, 400, 403, 403, 403, 404, 404),
     ),
     "manual-transfers-uai": (uai_kwargs, _statuses(302, 200, 403, 403, 403, 404, 404), None),
-    # The history (page and CSV export) is for the principal and the administrator (DESIGN §4);
+    # The history (page and CSV export) is for the principal and the administrator (docs/transfers.md);
     # it is read-only.
     "transfer-history": (uai_kwargs, SETTINGS_GET, _statuses(405, 405, 405, 405, 405, 405, 405)),
     "transfer-history-csv": (uai_kwargs, SETTINGS_GET, _statuses(405, 405, 405, 405, 405, 405, 405)),

@@ -1,7 +1,7 @@
 """E-mails about transfers, sent after the matching job commits.
 
 An e-mail leaves our system: it says how many passports arrived and where to read the history,
-never a student's name or INE (personal data of minors, DESIGN §6).
+never a student's name or INE (personal data of minors, docs/privacy.md).
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from students.models import Student
 
 from .models import COPIED_COUNTERS, Cause, Kind, Transfer
 
-# DESIGN §4: dates and months of the history are those of Europe/Paris, whatever the server's zone.
+# docs/transfers.md: dates and months of the history are those of Europe/Paris, whatever the server's zone.
 PARIS = ZoneInfo("Europe/Paris")
 RECEIVED, SENT = "received", "sent"
 DELETED_STUDENT = "élève supprimé"

@@ -1,4 +1,4 @@
-"""UAI and CNIL declaration numbers, on the real examples of DESIGN §7."""
+"""UAI and CNIL declaration numbers, on the real examples of docs/formats.md."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Privacy 12: above DEBUG, the logs carry no student name and no INE (DESIGN §6).
+"""Privacy 12: above DEBUG, the logs carry no student name and no INE (docs/privacy.md).
 
 Every logger is captured at INFO and above, whatever its configuration, during the life of a
 student: imports (command and page, including a refused file and a broker that is down), the

@@ -60,7 +60,7 @@ def test_two_run_transfers_processes_at_once_decide_each_pair_once(spawn):
     _finish(processes)
 
     for process in processes:
-        # The one that finds the other running says so and exits 1 (DESIGN §8); it did nothing.
+        # The one that finds the other running says so and exits 1 (docs/operations.md); it did nothing.
         assert process.returncode == 0 or "another matching run is in progress" in process.errors()
     assert 0 in [p.returncode for p in processes], [p.errors() for p in processes]
     assert_each_pair_decided_once_with_a_whole_passport(new, pairs=PAIRS)

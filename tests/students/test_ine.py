@@ -1,4 +1,4 @@
-"""INE kinds, on the examples of DESIGN §7."""
+"""INE kinds, on the examples of docs/formats.md."""
 
 from __future__ import annotations
 

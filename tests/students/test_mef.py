@@ -1,4 +1,4 @@
-"""Diplomas of MEF codes and "changement de diplôme" (DESIGN §7)."""
+"""Diplomas of MEF codes and "changement de diplôme" (docs/formats.md)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from transfers.models import Cause, ManualAuthorisation, Transfer
 
 from ..factories import EstablishmentFactory, PassportEntryFactory, SiecleImportFactory, StudentFactory
 
-CFA_UAI = "0920131T"  # DESIGN §7's lycée Auguste-Renoir, here a CFA without SIECLE
+CFA_UAI = "0920131T"  # docs/formats.md's lycée Auguste-Renoir, here a CFA without SIECLE
 
 
 def cfa(**kwargs):

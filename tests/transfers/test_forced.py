@@ -1,4 +1,4 @@
-"""Forcing a pair the job refused for a change of diploma (DESIGN §7), from the Django admin."""
+"""Forcing a pair the job refused for a change of diploma (docs/formats.md), from the Django admin."""
 
 from __future__ import annotations
 

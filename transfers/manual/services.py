@@ -1,4 +1,4 @@
-"""The manual path (DESIGN §4): the business rules, and only them.
+"""The manual path (docs/transfers.md): the business rules, and only them.
 
 A school without SIECLE (a CFA, a GRETA) cannot be matched automatically. The old school's
 administrator authorises the transfer of a deactivated student to a destination UAI, with the
@@ -46,7 +46,7 @@ IDENTITY_FIELDS = (
 def transferable_students(establishment: Establishment, *, now: datetime) -> QuerySet[Student]:
     """The "Liste des élèves transférables (non automatisable)", in one query.
 
-    Students who left within the six-month window, who have an INE (DESIGN §2: without one a
+    Students who left within the six-month window, who have an INE (docs/formats.md: without one a
     student can never be transferred), and who are neither waiting for an authorisation nor
     already transferred.
     """

@@ -1,7 +1,8 @@
 """School page of the manual path: "Liste des élèves transférables (non automatisable)".
 
-DESIGN §1 gives manual-transfer authorisations to the administrator: the principal, like the other
-roles, gets 403. Students are named by their opaque ``public_id`` in the form, never INE or name.
+Manual-transfer authorisations belong to the administrator (docs/architecture.md "Who uses it"):
+the principal, like the other roles, gets 403. Students are named by their opaque ``public_id``
+in the form, never INE or name.
 """
 
 from __future__ import annotations
