@@ -278,9 +278,9 @@ def _conflict_error(conflicts: list[tuple[SiecleStudent, CurrentStudent]]) -> Id
     listed = "; ".join(_conflict_line(row, record) for row, record in conflicts[:MAX_LISTED])
     more = f" (et {len(conflicts) - MAX_LISTED} autres)" if len(conflicts) > MAX_LISTED else ""
     return IdentityConflict(
-        "Import refusé pour protéger les dossiers des élèves : dans ce fichier, "
-        f"{len(conflicts)} élève(s) portent l'INE d'un élève déjà enregistré dont le nom et la date de "
-        f"naissance sont tous deux différents — {listed}{more}. Appliquer ce fichier donnerait le passeport "
+        "Import refusé pour protéger les dossiers des élèves : les élèves suivants du fichier "
+        "portent l'INE d'un élève déjà enregistré dont le nom et la date de naissance sont tous deux "
+        f"différents — {listed}{more}. Appliquer ce fichier donnerait le passeport "
         "d'un élève à un autre. Vérifiez les INE (ID_NATIONAL) dans SIECLE (un échange d'INE entre deux "
         "élèves en est la cause habituelle), puis refaites l'export ; si le fichier est juste, "
         "contactez l'assistance technique.",

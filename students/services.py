@@ -606,10 +606,15 @@ def import_siecle_export(
     checks = ImportChecks(confirm_mass_deactivation, allow_older, override_uai)
     with _refusals_recorded(establishment, user=user, now=now, file_name=file_name, data=data):
         record, plan = _apply_file(
-            establishment, data, file_name, nomenclature, now=now, user=user, checks=checks
+            establishment,
+            data,
+            file_name,
+            nomenclature,
+            now=now,
+            user=user,
+            checks=checks,
+            replacing=replacing,
         )
-        if replacing is not None:
-            replacing.delete()
     logger.info(
         "SIECLE import %s for %s: %s created, %s updated, %s reactivated, %s deactivated",
         record.pk,
@@ -631,6 +636,7 @@ def _apply_file(
     now: datetime,
     user: User | None,
     checks: ImportChecks,
+    replacing: SiecleImport | None,
 ) -> tuple[SiecleImport, ImportPlan]:
     export, labels = _read(
         establishment, data, file_name, nomenclature, now=now, override_uai=checks.override_uai
@@ -648,6 +654,9 @@ def _apply_file(
         _fill_counts(record, plan)
         record.save()
         apply_plan(establishment, plan, record, now=now, labels=labels)
+        if replacing is not None:
+            # In the same transaction: a preview is either still pending or applied, never both.
+            replacing.delete()
         transaction.on_commit(lambda: _after_import(establishment.pk, record.pk))
     return record, plan
 

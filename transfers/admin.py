@@ -545,7 +545,13 @@ class TransferReportAdmin(ReadOnlyAdmin):
             handled_at=timezone.now(), handled_by=request.user
         )
         self.message_user(
-            request, _("%(count)d signalement(s) marqué(s) comme traité(s).") % {"count": count}
+            request,
+            ngettext(
+                "%(count)d signalement marqué comme traité.",
+                "%(count)d signalements marqués comme traités.",
+                count,
+            )
+            % {"count": count},
         )
 
     def has_handle_permission(self, request: HttpRequest) -> bool:

@@ -6,7 +6,6 @@ and the eligibility diagnostic all filter with; ``transfers.diagnostic`` explain
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import datetime
 
 from dateutil.relativedelta import relativedelta
@@ -15,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
+from students.identity import same_birth_date, same_last_name
 from students.models import Origin, Student
 
 from .models import Cause, HoldReason, Transfer
@@ -113,25 +113,15 @@ def identity_missing(student: Student) -> list[str]:
     return [label for label, absent in missing if absent]
 
 
-def _comparable_name(name: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", name)
-    return "".join(c for c in decomposed if c.isalnum()).casefold()
-
-
-def _identity_comparable(student: Student) -> bool:
-    return student.birth_date is not None and _comparable_name(student.last_name) != ""
-
-
 def decide_pair(origin: Student, destination: Student) -> str:
     """ "" to transfer, else the cause (docs/transfers.md §4). Identity first: a mistyped INE must
     never send a student's records to a stranger."""
-    # Defence in depth: the job never gets here with an incomplete identity (conditions 9 and 10
-    # keep such pairs undecided), but a missing name or birth date must never compare equal
-    # (None == None, "" == "") on a path that skipped those conditions.
-    if not (_identity_comparable(origin) and _identity_comparable(destination)):
-        return Cause.IDENTITY_MISMATCH
-    if origin.birth_date != destination.birth_date or _comparable_name(origin.last_name) != _comparable_name(
-        destination.last_name
+    # The names compare as the import's identity rules compare them (students.identity). A missing
+    # name or birth date never agrees (None == None, "" == "" must not pass): the job never gets
+    # here with one (conditions 9 and 10), but another path might.
+    if not (
+        same_birth_date(origin.birth_date, destination.birth_date)
+        and same_last_name(origin.last_name, destination.last_name)
     ):
         return Cause.IDENTITY_MISMATCH
     both_known = origin.diploma_level and destination.diploma_level
