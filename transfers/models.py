@@ -40,6 +40,9 @@ class Cause(models.TextChoices):
     # for technical staff (docs/transfers.md "Held for review"); staff release or refuse it.
     HELD = "en_revue", _("En attente de vérification par l'assistance technique")
     REFUSED_AFTER_REVIEW = "refuse_revue", _("Refusé après vérification par l'assistance technique")
+    # A transfer technical staff undid (docs/transfers.md "Undoing a transfer"): the copies were
+    # removed; the row stays as the pair's decision until staff re-open it.
+    UNDONE = "annule", _("Transfert annulé par l'assistance technique")
 
 
 class HoldReason(models.TextChoices):
@@ -112,6 +115,11 @@ class MatchingRun(models.Model):
         return f"{self.get_trigger_display()} — {timezone.localtime(self.started_at):%d/%m/%Y %H:%M}"
 
 
+# The rows that decide their pair: every row except an undone transfer staff re-opened, which stays
+# as history while the job may decide the pair again (docs/transfers.md "Undoing a transfer").
+DECISION_IN_FORCE = Q(reopened_at__isnull=True)
+
+
 class Transfer(models.Model):
     """One decided (origin student, destination student) pair: the history row both schools see."""
 
@@ -173,15 +181,43 @@ class Transfer(models.Model):
     )
     reviewed_at = models.DateTimeField(_("vérifié le"), null=True, blank=True)
     review_note = models.TextField(_("note de vérification"), blank=True)
+    # Undo and re-open by technical staff (transfers/undo.py); the reasons are shown to both schools.
+    undone_at = models.DateTimeField(_("annulé le"), null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("annulé par"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    undo_reason = models.TextField(_("motif de l'annulation"), blank=True)
+    reopened_at = models.DateTimeField(_("rouvert le"), null=True, blank=True)
+    reopened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("rouvert par"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    reopen_reason = models.TextField(_("motif de la réouverture"), blank=True)
 
     class Meta:
         verbose_name = _("transfert")
         verbose_name_plural = _("historique des transferts")
         ordering = ["-created_at", "-id"]
         constraints = [
-            # Each pair is decided once: the claim that makes concurrent runs safe.
+            # Each pair is decided once: the claim that makes concurrent runs safe. An undone transfer
+            # staff re-opened no longer decides its pair, so the job may write the pair's new decision.
             models.UniqueConstraint(
-                fields=["origin_student", "destination_student"], name="one_decision_per_pair"
+                fields=["origin_student", "destination_student"],
+                condition=DECISION_IN_FORCE,
+                name="one_decision_per_pair",
+            ),
+            models.CheckConstraint(
+                condition=Q(reopened_at__isnull=True) | Q(undone_at__isnull=False),
+                name="only_an_undone_transfer_is_reopened",
             ),
             models.CheckConstraint(
                 condition=Q(done=True) | ~Q(cause=""), name="refused_transfer_has_a_cause"
