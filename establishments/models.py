@@ -44,6 +44,8 @@ class Establishment(models.Model):
         related_name="+",
     )
     transfer_changed_at = models.DateTimeField(_("transfert modifié le"), null=True, blank=True)
+    # Paramètres › Transferts: the reminder e-mails of docs/transfers.md §9 (on by default).
+    transfer_reminders_enabled = models.BooleanField(_("rappels de transfert par e-mail"), default=True)
     created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
 
     class Meta:

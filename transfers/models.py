@@ -370,3 +370,45 @@ class ManualAuthorisation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.origin_establishment.uai} → {self.destination_uai}"
+
+
+class ReminderKind(models.TextChoices):
+    """The reminder e-mails of docs/transfers.md §9 (transfers/reminders.py)."""
+
+    # To a school that has not turned transfer on while passports wait for it: once a week.
+    NOT_ENABLED = "non_active", _("Transfert non activé (rappel hebdomadaire)")
+    # To the waiting side of a pair blocked by the other school, before its window closes.
+    CLOSING_30 = "j30", _("Fenêtre de transfert fermant dans 30 jours")
+    CLOSING_7 = "j7", _("Fenêtre de transfert fermant dans 7 jours")
+
+
+class Reminder(models.Model):
+    """One reminder e-mail's record: to whom (the establishment), which, for which week or pair.
+
+    ``key`` is the ISO week ("2026-W49") of a weekly reminder, or the pair ("<origin id>-<destination
+    id>") of a closing notice: the unique constraint makes "never sent twice for the same week and
+    pair" a database guarantee (docs/transfers.md §9).
+    """
+
+    establishment = models.ForeignKey(
+        Establishment, verbose_name=_("établissement"), on_delete=models.CASCADE, related_name="+"
+    )
+    kind = models.CharField(_("type"), max_length=12, choices=ReminderKind.choices)
+    key = models.CharField(_("semaine ou paire"), max_length=40)
+    sent_at = models.DateTimeField(_("envoyé le"), db_index=True)
+    recipients = models.PositiveIntegerField(_("destinataires"), default=0)
+    students = models.PositiveIntegerField(_("élèves en attente"), default=0)
+    closes_on = models.DateField(_("première fermeture"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("rappel de transfert")
+        verbose_name_plural = _("rappels de transfert")
+        ordering = ["-sent_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["establishment", "kind", "key"], name="one_reminder_per_week_and_pair"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.establishment.uai} {self.kind} {self.key}"
