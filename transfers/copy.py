@@ -40,6 +40,30 @@ def _uuid_sql() -> str:
     return "gen_random_uuid()" if connection.vendor == "postgresql" else "lower(hex(randomblob(16)))"
 
 
+def _present_originals_cte(count: int) -> str:
+    """``present``: the original of every entry the batch's destination passports already hold.
+
+    An entry's original is ``COALESCE(original_entry_id, id)``: a copy points to the entry as
+    first written, which has no original itself (``_insert_copies_sql``), so "x is a copy of O or
+    is O" is exactly "x's original is O". Destinations are new arrivals whose passports are empty
+    or nearly so: this set is read once per batch through the ``student_id`` index, and each entry
+    to copy is checked against it in a hash, instead of two index probes per entry into the whole
+    table's indexes (BENCHMARKS.md, "national").
+    """
+    entry = PassportEntry._meta.db_table
+    transfer = Transfer._meta.db_table
+    placeholders = ", ".join(["%s"] * count)
+    # Computed once, not inlined into the anti-join: PostgreSQL 12+ would otherwise fold it back.
+    materialized = "MATERIALIZED " if connection.vendor == "postgresql" else ""
+    # Only table names from the models and placeholders are interpolated; values are parameters.
+    return (
+        f"present AS {materialized}(SELECT x.student_id,"  # noqa: S608
+        " COALESCE(x.original_entry_id, x.id) AS original_id"
+        f" FROM {transfer} d JOIN {entry} x ON x.student_id = d.destination_student_id"
+        f" WHERE d.id IN ({placeholders}) AND d.done)"
+    )
+
+
 def _copy_from_clause(count: int) -> str:
     entry = PassportEntry._meta.db_table
     transfer = Transfer._meta.db_table
@@ -49,13 +73,9 @@ def _copy_from_clause(count: int) -> str:
         f" FROM {transfer} t JOIN {entry} e ON e.student_id = t.origin_student_id"  # noqa: S608
         f" WHERE t.id IN ({placeholders}) AND t.done"
         # Never copy an entry whose original is already in the destination passport, as a copy or
-        # as itself. Two anti-joins rather than one with an OR: each is one plain index probe per
-        # entry; the OR made PostgreSQL build a BitmapOr of two index scans and recheck the heap
-        # for every entry copied, twice as slow (EXPLAIN ANALYZE in BENCHMARKS.md).
-        f" AND NOT EXISTS (SELECT 1 FROM {entry} x WHERE x.student_id = t.destination_student_id"
-        f" AND x.original_entry_id = COALESCE(e.original_entry_id, e.id))"
-        f" AND NOT EXISTS (SELECT 1 FROM {entry} x WHERE x.id = COALESCE(e.original_entry_id, e.id)"
-        f" AND x.student_id = t.destination_student_id)"
+        # as itself (docs/transfers.md §6): checked against ``present`` (_present_originals_cte).
+        " AND NOT EXISTS (SELECT 1 FROM present p WHERE p.student_id = t.destination_student_id"
+        " AND p.original_id = COALESCE(e.original_entry_id, e.id))"
     )
 
 
@@ -82,12 +102,13 @@ def _copy_and_count_in_one_statement(transfers: list[Transfer], now: datetime) -
     table = Transfer._meta.db_table
     placeholders = ", ".join(["%s"] * len(ids))
     # Only table names from the models and placeholders are interpolated; values are parameters.
+    present = _present_originals_cte(len(ids))
     insert = _insert_copies_sql(_copy_from_clause(len(ids)))
     kinds, columns = list(COPIED_COUNTERS), list(COPIED_COUNTERS.values())
     # One FILTER clause and one SET per counter column, the kind a parameter (COPIED_COUNTERS).
     counted_as = ", ".join(f"COUNT(*) FILTER (WHERE kind = %s) AS {column}" for column in columns)
     sql = (
-        f"WITH copied AS ({insert} RETURNING student_id, kind),"  # noqa: S608
+        f"WITH {present}, copied AS ({insert} RETURNING student_id, kind),"  # noqa: S608
         f" counts AS (SELECT student_id, {counted_as} FROM copied GROUP BY student_id)"
         f" UPDATE {table} t SET {', '.join(f'{column} = c.{column}' for column in columns)} FROM counts c"
         f" WHERE t.id IN ({placeholders}) AND t.destination_student_id = c.student_id"
@@ -99,7 +120,7 @@ def _copy_and_count_in_one_statement(transfers: list[Transfer], now: datetime) -
         # scale (EXPLAIN ANALYZE in BENCHMARKS.md). Off for this transaction only.
         cursor.execute("SET LOCAL jit = off")
         stamp = _db_datetime(now)
-        cursor.execute(sql, [stamp, stamp, *ids, *kinds, *ids])
+        cursor.execute(sql, [*ids, stamp, stamp, *ids, *kinds, *ids])
         counted = cursor.fetchall()
     by_id = {t.pk: t for t in transfers}
     for transfer_id, *counts in counted:
@@ -110,12 +131,12 @@ def _copy_and_count_in_one_statement(transfers: list[Transfer], now: datetime) -
 def _copy_then_count(transfers: list[Transfer], now: datetime) -> None:
     """Elsewhere (SQLite), or when two transfers share a destination: three statements."""
     ids = [t.pk for t in transfers]
-    where = _copy_from_clause(len(ids))
+    present, where = f"WITH {_present_originals_cte(len(ids))} ", _copy_from_clause(len(ids))
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT t.id, e.kind, COUNT(*){where} GROUP BY t.id, e.kind", ids)
+        cursor.execute(f"{present}SELECT t.id, e.kind, COUNT(*){where} GROUP BY t.id, e.kind", [*ids, *ids])
         counts = cursor.fetchall()
         stamp = _db_datetime(now)
-        cursor.execute(_insert_copies_sql(where), [stamp, stamp, *ids])
+        cursor.execute(present + _insert_copies_sql(where), [*ids, stamp, stamp, *ids])
     by_id = {t.pk: t for t in transfers}
     for transfer_id, kind, count in counts:
         setattr(by_id[transfer_id], COPIED_COUNTERS[kind], count)
