@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.reauth import recent_authentication_required
 
-from . import hooks, services
+from . import dashboard, hooks, services
 from .access import ADMIN_ONLY, ALL_ROLES, STAFF_ROLES, AuthenticatedRequest, SchoolRequest, school_view
 from .forms import DetailsForm, ImageDeleteForm, ImageForm, TransferForm
 from .models import Role
@@ -37,7 +37,8 @@ def home(request: AuthenticatedRequest) -> HttpResponse:
 @require_GET
 @school_view(read=ALL_ROLES)
 def establishment_home(request: SchoolRequest) -> HttpResponse:
-    return render(request, "establishments/home.html", {"establishment": request.establishment})
+    context = dashboard.home_context(request.establishment, request.user, now=timezone.now())
+    return render(request, "establishments/home.html", context)
 
 
 @require_GET

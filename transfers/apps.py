@@ -15,6 +15,7 @@ class TransfersConfig(AppConfig):
         from students.selectors import students_without_ine
         from students.signals import siecle_import_applied
 
+        from . import home
         from .receivers import run_matching_after_import
 
         siecle_import_applied.connect(
@@ -22,3 +23,5 @@ class TransfersConfig(AppConfig):
         )
         # The Transferts settings tab lists the active students who can never be transferred.
         register_transfers_tab_context("students_without_ine", students_without_ine)
+        # The home page's SIECLE, student and transfer items and the roles' sections (docs/home.md).
+        home.register()
