@@ -1,4 +1,5 @@
-"""Forms of the login's second step, of the enrolment and of the re-authentication."""
+"""Forms of the login's second step, of the enrolment, of the re-authentication, of "Mot de passe
+oublié ?" and of *Paramètres › Utilisateurs*."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from cerisepro.forms import SafeInputMixin
 from establishments.access import AuthenticatedRequest
-from establishments.models import User
+from establishments.models import Role, User
 
 from . import otp
 
@@ -115,3 +117,41 @@ class ReauthenticationForm(forms.Form):
                     "otp_token", forms.ValidationError(_refusal(verification), code="invalid_token")
                 )
         return cleaned
+
+
+class PasswordResetRequestForm(SafeInputMixin, forms.Form):
+    """ "Mot de passe oublié ?": the address the link goes to."""
+
+    email = forms.EmailField(
+        label=gettext_lazy("Adresse e-mail"),
+        max_length=254,
+        help_text=gettext_lazy("L'adresse enregistrée pour votre compte cerisepro."),
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+
+
+class StaffUserForm(SafeInputMixin, forms.Form):
+    """*Paramètres › Utilisateurs*: a new user (with a login) or an existing one (without)."""
+
+    last_name = forms.CharField(label=gettext_lazy("Nom"), max_length=150)
+    first_name = forms.CharField(label=gettext_lazy("Prénom"), max_length=150)
+    email = forms.EmailField(
+        label=gettext_lazy("Adresse e-mail"),
+        max_length=254,
+        help_text=gettext_lazy("Un lien pour choisir le mot de passe y est envoyé."),
+    )
+    username = forms.CharField(
+        label=gettext_lazy("Identifiant de connexion"),
+        max_length=150,
+        help_text=gettext_lazy(
+            "Lettres sans accent, chiffres, point, tiret ou tiret bas ; par exemple c.martin."
+        ),
+        widget=forms.TextInput(attrs={"autocapitalize": "off", "autocomplete": "off", "spellcheck": "false"}),
+    )
+    role = forms.ChoiceField(label=gettext_lazy("Rôle"), choices=())
+
+    def __init__(self, *args, roles: tuple[str, ...], with_login: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["role"].choices = [(role, Role(role).label) for role in roles]
+        if not with_login:
+            del self.fields["username"]

@@ -13,11 +13,13 @@ from django.core.mail import send_mail
 from django.dispatch import receiver
 from django.http import HttpRequest
 from django.template.loader import render_to_string
+from django.urls import reverse
 
 from cerisepro.security import AxesRequest, client_ip, new_locks
 from establishments.models import User
 
 from . import otp
+from .password_reset import render_plain_text, school_administrators, site_url
 from .sessions import session_start
 
 security_log = logging.getLogger("cerisepro.security")
@@ -61,14 +63,21 @@ def on_locked_out(
         user = User.objects.filter(username=username).first() if username else None
         security_log.warning("event=account_locked user=%s ip=%s", user.pk if user else None, ip_address)
         if user is not None and user.is_active and user.email:
-            lockout_email_send(user)
+            lockout_email_send(user, request)
 
 
-def lockout_email_send(user: User) -> None:
-    """Tell the owner their account is locked: no name, no address, nothing an intruder typed."""
+def lockout_email_send(user: User, request: HttpRequest | None = None) -> None:
+    """Tell the owner their account is locked: nothing an intruder typed, no address; the
+    "Mot de passe oublié ?" link and the names of the school's administrators (sent to the
+    account's own address only: docs/accounts.md §Lockout)."""
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
     subject = render_to_string("accounts/email_locked_subject.txt").strip()
-    body = render_to_string("accounts/email_locked.txt", {"minutes": minutes})
+    context = {
+        "minutes": minutes,
+        "reset_url": site_url(request) + reverse("password_reset"),
+        "administrators": school_administrators(user),
+    }
+    body = render_plain_text("accounts/email_locked.txt", context)
     try:
         send_mail(subject, body, None, [user.email])
     except Exception as error:  # a mail server down must not turn the lockout page into an error

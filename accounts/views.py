@@ -1,15 +1,18 @@
-"""The login's second step and the page where a user sets up (or changes) the second factor."""
+"""The login's second step, the page where a user sets up (or changes) the second factor, and
+"Mot de passe oublié ?"."""
 
 from __future__ import annotations
 
 import logging
 import time
 
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
@@ -17,10 +20,12 @@ from django_otp import DEVICE_ID_SESSION_KEY, user_has_device
 from django_otp import login as otp_login
 from django_otp.middleware import is_verified
 
+from cerisepro.security import client_ip
 from establishments.access import AuthenticatedRequest
 
 from . import otp
-from .forms import EnrolForm, SecondFactorForm
+from .forms import EnrolForm, PasswordResetRequestForm, SecondFactorForm
+from .password_reset import password_reset_completed, password_reset_request, site_url
 from .reauth import recent_authentication_required
 from .sessions import VERIFY, mark_authenticated, second_factor_awaited, second_factor_done
 
@@ -124,3 +129,47 @@ def _show_codes(request: HttpRequest, codes: list[str], *, first: bool) -> HttpR
     return render(
         request, "accounts/recovery_codes.html", {"codes": grouped, "first": first, "next": next_url}
     )
+
+
+# --- "Mot de passe oublié ?" (docs/accounts.md §Password reset) -----------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def password_reset(request: HttpRequest) -> HttpResponse:
+    """Ask for a link by e-mail. The answer is the same whether or not an account has the address
+    (and whether or not its own limit is reached); only a client over its limit is told so."""
+    form = PasswordResetRequestForm(request.POST if request.method == "POST" else None)
+    if form.is_bound and form.is_valid():
+        throttle = password_reset_request(
+            form.cleaned_data["email"], client_ip(request), time.time(), base_url=site_url(request)
+        )
+        if not throttle.client_blocked:
+            return redirect("password_reset_done")
+        form.add_error(
+            None,
+            _(
+                "Trop de demandes de réinitialisation depuis votre réseau : réessayez dans "
+                "%(minutes)s minutes, ou demandez à l'administrateur cerisepro de votre établissement."
+            )
+            % {"minutes": settings.PASSWORD_RESET_WINDOW_MINUTES},
+        )
+        return render(request, "registration/password_reset_form.html", {"form": form}, status=429)
+    status = 400 if form.errors else 200
+    return render(request, "registration/password_reset_form.html", {"form": form}, status=status)
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Django's page behind the link, which refuses a link used once already or too old; here also
+    the link of an account deactivated since. The account's login lock is lifted once the new
+    password is saved; the user then logs in (no automatic login: the second factor stays asked)."""
+
+    success_url = reverse_lazy("password_reset_complete")
+
+    def get_user(self, uidb64: str):
+        user = super().get_user(uidb64)
+        return user if user is not None and user.is_active else None
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        password_reset_completed(form.user)
+        return response

@@ -166,6 +166,18 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Public address of the site, for links in e-mails (e.g. https://cerisepro.example.org).
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000" if DEBUG else "").rstrip("/")
 
+# Links to choose a password (welcome e-mail, reset by the administrator, "Mot de passe oublié ?"):
+# valid once, for 3 days (a weekend between the account's creation and its first use).
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 24 * 60 * 60)
+# "Mot de passe oublié ?" is throttled in the cache (accounts.password_reset): this many requests per
+# e-mail address, and per client address, in each window (docs/accounts.md §Password reset).
+PASSWORD_RESET_PER_ADDRESS = env.int("PASSWORD_RESET_PER_ADDRESS", default=3)
+PASSWORD_RESET_PER_CLIENT = env.int("PASSWORD_RESET_PER_CLIENT", default=20)
+PASSWORD_RESET_WINDOW_MINUTES = env.int("PASSWORD_RESET_WINDOW_MINUTES", default=60)
+# The cache holds those counters. Per process by default; with several workers (gunicorn), share
+# it: CACHE_URL=redis://127.0.0.1:6379/1.
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+
 # Security headers. HTTPS-only settings are on whenever DEBUG is off.
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -279,6 +291,9 @@ STUDENT_RETENTION_YEARS = env.int("STUDENT_RETENTION_YEARS", default=3)
 # One SIECLE import that would pull more passports than this from other schools is held for review
 # by technical staff instead of copied at once (docs/transfers.md §4, SECURITY.md).
 TRANSFER_HOLD_ABOVE = env.int("TRANSFER_HOLD_ABOVE", default=30)
+# Days after the copy during which technical staff may undo a transfer (transfers.undo,
+# docs/transfers.md "Undoing a transfer").
+TRANSFER_UNDO_DAYS = env.int("TRANSFER_UNDO_DAYS", default=30)
 # Technical staff alerted of pairs held for review and of errors reported by schools (besides the
 # active staff accounts that have an e-mail address).
 ADMINS = [("cerisepro support", email) for email in env.list("SUPPORT_EMAILS", default=[])]

@@ -46,6 +46,10 @@ def uai_kwargs(ctx):
     return {"uai": ctx["establishment"].uai}
 
 
+def user_kwargs(ctx):
+    return {"uai": ctx["establishment"].uai, "user_id": ctx["teacher"].pk}
+
+
 # name → (kwargs builder, GET statuses, POST statuses or None when the URL takes no POST)
 MATRIX = {
     "home": (no_kwargs, _statuses(302, 302, 302, 302, 302, 302, 302), None),
@@ -68,6 +72,48 @@ MATRIX = {
         _statuses(302, 200, 200, 200, 200, 200, 200),
         _statuses(302, 302, 302, 302, 302, 302, 302),
     ),
+    # --- accounts: "Mot de passe oublié ?" (public; an empty form is refused: 400) ---
+    "password_reset": (
+        no_kwargs,
+        _statuses(200, 200, 200, 200, 200, 200, 200),
+        _statuses(400, 400, 400, 400, 400, 400, 400),
+    ),
+    "password_reset_done": (no_kwargs, _statuses(200, 200, 200, 200, 200, 200, 200), None),
+    # A made-up link: "Ce lien n'est plus valable" (200), whoever asks.
+    "password_reset_confirm": (
+        lambda ctx: {"uidb64": "MQ", "token": "made-up-token"},
+        _statuses(200, 200, 200, 200, 200, 200, 200),
+        _statuses(200, 200, 200, 200, 200, 200, 200),
+    ),
+    "password_reset_complete": (no_kwargs, _statuses(200, 200, 200, 200, 200, 200, 200), None),
+    # --- accounts: Paramètres › Utilisateurs (the administrator writes, the principal reads) ---
+    "settings-users": (uai_kwargs, SETTINGS_GET, _statuses(405, 405, 405, 405, 405, 405, 405)),
+    "settings-user-create": (uai_kwargs, ADMIN_ONLY_GET, ADMIN_WRITE_ONLY),
+    "settings-user": (user_kwargs, SETTINGS_GET, ADMIN_WRITE),
+    # Empty POSTs: the teacher is deactivated, then e-mailed a reset link (302 back to their page).
+    "settings-user-active": (
+        user_kwargs,
+        _statuses(405, 405, 405, 405, 405, 405, 405),
+        _statuses(302, 302, 403, 403, 403, 404, 404),
+    ),
+    "settings-user-password": (
+        user_kwargs,
+        _statuses(405, 405, 405, 405, 405, 405, 405),
+        _statuses(302, 302, 403, 403, 403, 404, 404),
+    ),
+    "establishment-home": (uai_kwargs, MEMBERS_GET, None),
+    "settings": (uai_kwargs, _statuses(302, 302, 302, 403, 403, 404, 404), None),
+    "settings-details": (uai_kwargs, SETTINGS_GET, ADMIN_WRITE),
+    "settings-logo": (uai_kwargs, SETTINGS_GET, _statuses(302, 404, 403, 403, 403, 404, 404)),
+    "settings-transfers": (uai_kwargs, SETTINGS_GET, _statuses(302, 400, 400, 403, 403, 404, 404)),
+    "establishment-image": (
+        lambda ctx: {"uai": ctx["establishment"].uai, "kind": "logo"},
+        MEMBERS_GET,
+        None,
+    ),
+    # --- students: list and SIECLE import ---
+    "student-list": (uai_kwargs, _statuses(302, 200, 200, 200, 403, 404, 404), None),
+    "siecle-import": (uai_kwargs, ADMIN_ONLY_GET, ADMIN_WRITE_ONLY),
     "establishment-home": (uai_kwargs, MEMBERS_GET, None),
     "settings": (uai_kwargs, _statuses(302, 302, 302, 403, 403, 404, 404), None),
     "settings-details": (uai_kwargs, SETTINGS_GET, ADMIN_WRITE),
@@ -164,6 +210,7 @@ def ctx(establishment, other_establishment, student_user, teacher):
     student = StudentFactory(establishment=establishment, user=student_user)
     return {
         "establishment": establishment,
+        "teacher": teacher,
         "student": student,
         "entry": PassportEntryFactory(student=student, author=teacher),
         "siecle_import": SiecleImportFactory(establishment=establishment),
