@@ -22,7 +22,7 @@ from establishments.admin import ReadOnlyAdmin
 from establishments.models import Establishment
 from students.ine import normalize_ine
 
-from . import review
+from . import national, review, undo
 from .diagnostic import eligibility_diagnostic
 from .manual import services as manual
 from .models import Cause, ManualAuthorisation, MatchingRun, Transfer, TransferReport, Trigger
@@ -228,6 +228,18 @@ class ReviewForm(SafeInputMixin, forms.Form):
     )
 
 
+class ReasonForm(SafeInputMixin, forms.Form):
+    reason = forms.CharField(
+        label=gettext_lazy("Motif"),
+        max_length=undo.MAX_REASON_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=gettext_lazy(
+            "Obligatoire. Il figure dans l'historique des deux établissements et dans l'e-mail envoyé "
+            "à leurs administrateurs : n'y écrivez ni nom d'élève, ni INE, ni nom d'un autre établissement."
+        ),
+    )
+
+
 class DiagnosticForm(SafeInputMixin, forms.Form):
     ine = forms.CharField(label=gettext_lazy("INE de l'élève"), max_length=20)
 
@@ -249,7 +261,7 @@ class TransferAdmin(ReadOnlyAdmin):
         "user",
         "force_column",
     )
-    list_filter = ("kind", "done", "cause", "hold_reason")
+    list_filter = ("kind", "done", "cause", "hold_reason", ("undone_at", admin.EmptyFieldListFilter))
     search_fields = ("origin_establishment__uai", "destination_establishment__uai", "=ine")
     date_hierarchy = "created_at"
     list_select_related = ("origin_establishment", "destination_establishment", "user")
@@ -263,6 +275,18 @@ class TransferAdmin(ReadOnlyAdmin):
 
     @admin.display(description="")
     def force_column(self, obj: Transfer) -> str:
+        if obj.done:
+            return format_html(
+                '<a class="button" href="{}">{}</a>',
+                reverse("admin:transfers_transfer_undo", args=[obj.pk]),
+                _("Annuler"),
+            )
+        if undo.transfer_is_reopenable(obj):
+            return format_html(
+                '<a class="button" href="{}">{}</a>',
+                reverse("admin:transfers_transfer_reopen", args=[obj.pk]),
+                _("Rouvrir"),
+            )
         if review.transfer_is_held(obj):
             return format_html(
                 '<a class="button" href="{}">{}</a>',
@@ -283,6 +307,8 @@ class TransferAdmin(ReadOnlyAdmin):
             path("diagnostic/", view(self.diagnostic_view), name="transfers_transfer_diagnostic"),
             path("<int:pk>/forcer/", view(self.force_view), name="transfers_transfer_force"),
             path("<int:pk>/verifier/", view(self.review_view), name="transfers_transfer_review"),
+            path("<int:pk>/annuler/", view(self.undo_view), name="transfers_transfer_undo"),
+            path("<int:pk>/rouvrir/", view(self.reopen_view), name="transfers_transfer_reopen"),
             *super().get_urls(),
         ]
 
@@ -292,6 +318,8 @@ class TransferAdmin(ReadOnlyAdmin):
             **(extra_context or {}),
             "forceable": transfer is not None and review.transfer_is_forceable(transfer),
             "held": transfer is not None and review.transfer_is_held(transfer),
+            "undoable": transfer is not None and transfer.done,
+            "reopenable": transfer is not None and undo.transfer_is_reopenable(transfer),
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -357,6 +385,104 @@ class TransferAdmin(ReadOnlyAdmin):
             self, request, _("Vérifier le transfert"), transfer=transfer, change_url=change_url, form=form
         )
         return TemplateResponse(request, "admin/transfers/transfer/review.html", context)
+
+    def undo_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Undo a transfer (docs/transfers.md "Undoing a transfer"): a confirmation page with the reason."""
+        _require_perm(request, "change_transfer")
+        transfer = self._transfer(pk)
+        change_url = reverse("admin:transfers_transfer_change", args=[transfer.pk])
+        form = ReasonForm(request.POST if request.method == "POST" else None)
+        refusal = undo.transfer_undo_refusal(transfer, now=timezone.now())
+        if request.method == "POST" and not refusal and form.is_valid():
+            reason = form.cleaned_data["reason"]
+            try:
+                transfer = undo.transfer_undo(
+                    transfer, user=signed_in_user(request), now=timezone.now(), reason=reason
+                )
+            except ValidationError as error:
+                refusal = error.messages[0]
+            else:
+                self.log_change(
+                    request, transfer, _("Transfert annulé. Motif : %(reason)s") % {"reason": reason}
+                )
+                messages.success(
+                    request,
+                    ngettext(
+                        "Transfert annulé : %(count)d entrée retirée du passeport de destination. "
+                        "Les deux établissements sont prévenus.",
+                        "Transfert annulé : %(count)d entrées retirées du passeport de destination. "
+                        "Les deux établissements sont prévenus.",
+                        transfer.entries_copied,
+                    )
+                    % {"count": transfer.entries_copied},
+                )
+                return HttpResponseRedirect(change_url)
+        explanation = _(
+            "L'annulation retire du passeport de l'élève, dans l'établissement de destination, les "
+            "%(count)d entrées copiées par ce transfert (aucune n'a été modifiée depuis). La ligne reste "
+            "dans l'historique des deux établissements avec la mention « annulé » et le motif ; le "
+            "rapprochement ne décidera plus cette paire, sauf si vous la rouvrez. Les administrateurs des "
+            "deux établissements sont prévenus par e-mail. L'action est enregistrée à votre nom."
+        ) % {"count": transfer.entries_copied}
+        return self._reason_page(
+            request, transfer, form, _("Annuler le transfert"), explanation=explanation, refusal=refusal
+        )
+
+    def reopen_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Let the job decide an undone pair again."""
+        _require_perm(request, "change_transfer")
+        transfer = self._transfer(pk)
+        change_url = reverse("admin:transfers_transfer_change", args=[transfer.pk])
+        form = ReasonForm(request.POST if request.method == "POST" else None)
+        refusal = (
+            ""
+            if undo.transfer_is_reopenable(transfer)
+            else _("Seul un transfert annulé, et pas encore rouvert, peut être rouvert.")
+        )
+        if request.method == "POST" and not refusal and form.is_valid():
+            reason = form.cleaned_data["reason"]
+            try:
+                transfer = undo.transfer_reopen(
+                    transfer, user=signed_in_user(request), now=timezone.now(), reason=reason
+                )
+            except ValidationError as error:
+                refusal = error.messages[0]
+            else:
+                self.log_change(
+                    request, transfer, _("Paire rouverte. Motif : %(reason)s") % {"reason": reason}
+                )
+                messages.success(
+                    request, _("Paire rouverte : le prochain rapprochement pourra la décider de nouveau.")
+                )
+                return HttpResponseRedirect(change_url)
+        explanation = _(
+            "Rouvrir la paire permet au rapprochement de la décider de nouveau à sa prochaine exécution, "
+            "si les conditions du transfert sont toujours remplies (dans les six mois). La ligne annulée "
+            "reste dans l'historique. L'action est enregistrée à votre nom."
+        )
+        return self._reason_page(
+            request, transfer, form, _("Rouvrir la paire"), explanation=explanation, refusal=refusal
+        )
+
+    def _transfer(self, pk: int) -> Transfer:
+        related = ("origin_establishment", "destination_establishment", "undone_by")
+        return get_object_or_404(Transfer.objects.select_related(*related), pk=pk)
+
+    def _reason_page(
+        self, request: HttpRequest, transfer: Transfer, form: ReasonForm, title: str, **extra
+    ) -> HttpResponse:
+        change_url = reverse("admin:transfers_transfer_change", args=[transfer.pk])
+        context = _context(
+            self,
+            request,
+            title,
+            transfer=transfer,
+            change_url=change_url,
+            form=form,
+            action_label=title,
+            **extra,
+        )
+        return TemplateResponse(request, "admin/transfers/transfer/undo.html", context)
 
     def diagnostic_view(self, request: HttpRequest) -> HttpResponse:
         """Why hasn't this student's passport arrived? The INE travels in the POST body only."""
@@ -448,8 +574,16 @@ class MatchingRunAdmin(ReadOnlyAdmin):
         view = self.admin_site.admin_view
         return [
             path("lancer/", view(require_POST(self.run_view)), name="transfers_matchingrun_run"),
+            path("national/", view(self.national_view), name="transfers_matchingrun_national"),
             *super().get_urls(),
         ]
+
+    def national_view(self, request: HttpRequest) -> HttpResponse:
+        """The national picture for support (docs/operations.md): the last nights' runs, as charts."""
+        _require_perm(request, "view_matchingrun")
+        picture = national.national_picture(now=timezone.now())
+        context = _context(self, request, _("Vue nationale des transferts"), picture=picture)
+        return TemplateResponse(request, "admin/transfers/national.html", context)
 
     def run_view(self, request: HttpRequest) -> HttpResponse:
         _require_perm(request, "add_matchingrun")
@@ -529,7 +663,8 @@ def _items(rows) -> str:
 class TransferReportAdmin(ReadOnlyAdmin):
     """ "Signaler une erreur" from a school's sent list: staff check the transfer and mark it handled."""
 
-    list_display = ("created_at", "establishment", "transfer", "user", "handled_at")
+    list_display = ("created_at", "establishment", "transfer", "user", "handled_at", "undo_link")
+    readonly_fields = ("undo_link",)
     list_filter = (("handled_at", admin.EmptyFieldListFilter),)
     list_select_related = (
         "establishment",
@@ -552,6 +687,22 @@ class TransferReportAdmin(ReadOnlyAdmin):
                 count,
             )
             % {"count": count},
+        )
+
+    @admin.display(description=gettext_lazy("transfert signalé"))
+    def undo_link(self, obj: TransferReport) -> str:
+        """Straight to the reported transfer's undo page (docs/transfers.md "Undoing a transfer")."""
+        transfer = obj.transfer
+        if transfer.undone_at is not None:
+            return _("annulé le %(day)s") % {
+                "day": timezone.localtime(transfer.undone_at).strftime("%d/%m/%Y")
+            }
+        if not transfer.done:
+            return "—"
+        return format_html(
+            '<a class="button" href="{}">{}</a>',
+            reverse("admin:transfers_transfer_undo", args=[transfer.pk]),
+            _("Annuler le transfert"),
         )
 
     def has_handle_permission(self, request: HttpRequest) -> bool:

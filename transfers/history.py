@@ -123,7 +123,19 @@ class HistoryRow:
 
     @property
     def cause_label(self) -> str:
+        if self.transfer.undone_at is not None:
+            return undone_label(self.transfer.undone_at, self.transfer.undo_reason)
         return str(self.transfer.get_cause_display()) if self.transfer.cause else NO_CAUSE
+
+
+def undone_label(undone_at: datetime.datetime, reason: str) -> str:
+    """ "Annulé le 03/12/2026 (motif)": what both sides read of an undone transfer (transfers.undo).
+
+    The reason is staff's, written for both schools; the arrival's school still does not see the
+    origin (the row is no longer done, ``origin_is_shown``).
+    """
+    day = timezone.localtime(undone_at, PARIS).strftime("%d/%m/%Y")
+    return f"Annulé le {day} ({reason})" if reason else f"Annulé le {day}"
 
 
 def history_rows(transfers: Iterable[Transfer], direction: str) -> Iterator[HistoryRow]:
@@ -187,6 +199,8 @@ def csv_rows(transfers: QuerySet[Transfer], direction: str) -> Iterator[list[str
         "done",
         "cause",
         "kind",
+        "undone_at",
+        "undo_reason",
         *COPIED_COUNTERS.values(),
     )
     for (
@@ -200,6 +214,8 @@ def csv_rows(transfers: QuerySet[Transfer], direction: str) -> Iterator[list[str
         done,
         cause,
         kind,
+        undone_at,
+        undo_reason,
         *copied,
     ) in lines.iterator(chunk_size=CSV_CHUNK_SIZE):
         if student_id is not None:
@@ -214,7 +230,9 @@ def csv_rows(transfers: QuerySet[Transfer], direction: str) -> Iterator[list[str
             uai,
             neutralise_formula(name),
             "oui" if done else "non",
-            causes.get(cause, cause) if cause else NO_CAUSE,
+            neutralise_formula(undone_label(undone_at, undo_reason))
+            if undone_at is not None
+            else (causes.get(cause, cause) if cause else NO_CAUSE),
             kinds.get(kind, kind),
             *map(str, copied),
         ]

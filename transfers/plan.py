@@ -17,7 +17,7 @@ from django.db.models import Exists, OuterRef, Q
 from establishments.models import Establishment
 from students.models import Student
 
-from .models import Cause, HoldReason, Transfer
+from .models import DECISION_IN_FORCE, Cause, HoldReason, Transfer
 from .rules import (
     decide_pair,
     destination_conditions,
@@ -96,9 +96,13 @@ def _undecided_origins(start: datetime, now: datetime):
         )
         .exclude(establishment=OuterRef("establishment"))
         .exclude(
+            # A pair with a decision in force is decided, an undone transfer included; only staff
+            # re-opening it lets the job decide it again (docs/transfers.md "Undoing a transfer").
             Exists(
                 Transfer.objects.filter(
-                    origin_student=OuterRef("pk"), destination_student=OuterRef(OuterRef("pk"))
+                    DECISION_IN_FORCE,
+                    origin_student=OuterRef("pk"),
+                    destination_student=OuterRef(OuterRef("pk")),
                 )
             )
         )
@@ -133,7 +137,7 @@ def batch_decisions(destinations: list[Student], now: datetime) -> list[Decision
         by_ine[origin.ine].append(origin)
     decided: dict[int, set[int]] = defaultdict(set)
     decided_recent: dict[int, datetime] = {}
-    rows = Transfer.objects.filter(destination_student__in=destinations).values_list(
+    rows = Transfer.objects.filter(DECISION_IN_FORCE, destination_student__in=destinations).values_list(
         "destination_student_id", "origin_student_id", "origin_student__deactivated_at"
     )
     for destination_id, origin_id, deactivated_at in rows:
