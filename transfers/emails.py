@@ -1,4 +1,4 @@
-"""E-mails about transfers, sent after the matching job commits.
+"""E-mails about transfers, sent by their own task after the transfers commit.
 
 An e-mail leaves our system: it says how many passports arrived and where to read the history,
 never a student's name or INE (personal data of minors, docs/privacy.md).
@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
+from collections.abc import Iterable
+from contextlib import suppress
+from typing import NamedTuple
 
 from django.conf import settings
-from django.core.mail import EmailMessage
+from django.core.mail import EmailMessage, get_connection
 from django.db.models import Count
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -72,36 +75,77 @@ def _message(side: str, establishment: Establishment, count: int, recipients: li
     return EmailMessage(" ".join(subject.split()), body, to=recipients)
 
 
-def _notify_side(side: str, transfer_ids: list[int]) -> int:
-    """One e-mail per establishment of that side, counting done transfers only; the number sent.
+class Notification(NamedTuple):
+    """One e-mail to one establishment's administrators; ``key`` names it across retries."""
 
-    A failure to send is logged and never raised (the transfers are already committed).
-    """
-    counts = _done_per(side, list(transfer_ids))
+    key: str
+    uai: str
+    message: EmailMessage
+
+
+def _side_notifications(side: str, transfer_ids: list[int]) -> list[Notification]:
+    """One e-mail per establishment of that side, counting done transfers only."""
+    counts = _done_per(side, transfer_ids)
     if not counts:
-        return 0
+        return []
     recipients = _administrator_emails(counts)
-    sent = 0
+    notifications = []
     for establishment in Establishment.objects.filter(id__in=counts).order_by("uai"):
         if not recipients.get(establishment.id):
             logger.warning("No administrator with an e-mail address to notify in %s", establishment.uai)
             continue
-        try:
-            _message(side, establishment, counts[establishment.id], recipients[establishment.id]).send()
-        except Exception:
-            # Establishment code only: no student data, no recipient address in the logs.
-            logger.exception("Could not send the transfers-%s e-mail to %s", side, establishment.uai)
-        else:
-            sent += 1
+        message = _message(side, establishment, counts[establishment.id], recipients[establishment.id])
+        notifications.append(Notification(f"{side}:{establishment.uai}", establishment.uai, message))
+    return notifications
+
+
+def transfer_notifications(transfer_ids: list[int]) -> list[Notification]:
+    """The e-mails about done transfers: to each destination establishment (passports received),
+    then to each origin (passports sent from it, so that a passport pulled by a forged arrival does
+    not go unnoticed, SECURITY.md)."""
+    ids = list(transfer_ids)
+    return [*_side_notifications("received", ids), *_side_notifications("sent", ids)]
+
+
+class NotSentError(Exception):
+    """Some e-mails could not be sent; ``sent`` names those that were (never send them twice)."""
+
+    def __init__(self, sent: list[str], left: int) -> None:
+        super().__init__(f"{left} e-mails not sent")
+        self.sent = sent
+
+
+def send_transfer_emails(transfer_ids: list[int], *, already_sent: Iterable[str] = ()) -> list[str]:
+    """Send the e-mails about done transfers over one SMTP connection; the keys of those sent.
+
+    ``already_sent`` are left out (a retry). On the first failure the connection is dropped and
+    :class:`NotSentError` says what was sent, for the caller to retry the rest later. Runs in its
+    own Celery task after the transfers commit (``transfers.tasks``): a slow or failing SMTP
+    server never slows down or fails a copy (docs/transfers.md §5).
+    """
+    skipped = set(already_sent)
+    pending = [n for n in transfer_notifications(transfer_ids) if n.key not in skipped]
+    sent = list(already_sent)
+    if not pending:
+        return sent
+    connection = get_connection()
+    left = list(pending)
+    try:
+        connection.open()
+        while left:
+            connection.send_messages([left[0].message])
+            sent.append(left.pop(0).key)
+    except Exception as error:
+        # Establishment code only: no student data, no recipient address in the logs.
+        logger.warning(
+            "Could not send the transfers-%s e-mail to %s (%s); %d e-mails left for a retry",
+            left[0].key.split(":")[0],
+            left[0].uai,
+            type(error).__name__,
+            len(left),
+        )
+        raise NotSentError(sent, len(left)) from error
+    finally:
+        with suppress(Exception):  # a connection that died is closed already
+            connection.close()
     return sent
-
-
-def notify_transfers_received(transfer_ids: list[int]) -> int:
-    """Tell each destination establishment's administrators how many passports they received."""
-    return _notify_side("received", transfer_ids)
-
-
-def notify_transfers_sent(transfer_ids: list[int]) -> int:
-    """Tell each origin establishment's administrators how many passports were sent from it, so
-    that a passport pulled by a forged arrival does not go unnoticed (SECURITY.md)."""
-    return _notify_side("sent", transfer_ids)

@@ -288,7 +288,7 @@ def run_matching(
             raise
         finally:
             if done_ids:
-                _notify(done_ids)
+                notify_done(done_ids)
     logger.info(
         "Matching run %s: %s pairs decided, %s transfers, %s entries copied, %s destinations failed",
         run.pk,
@@ -302,13 +302,11 @@ def run_matching(
 
 
 def notify_done(transfer_ids: list[int]) -> None:
-    """E-mail both sides of done transfers: counts and a link, no names (after commit)."""
-    from .emails import notify_transfers_received, notify_transfers_sent
+    """E-mail both sides of done transfers (counts and a link, no names) from their own task,
+    queued once the current transaction commits (at once outside one): a slow or failing SMTP
+    server never slows down, fails or undoes a copy (docs/transfers.md §5)."""
+    from .tasks import send_transfer_emails_task  # tasks imports this module
 
-    notify_transfers_received(transfer_ids)
-    notify_transfers_sent(transfer_ids)
-
-
-def _notify(transfer_ids: list[int]) -> None:
-    """E-mail both schools' administrators after commit; never undoes a transfer (it is committed)."""
-    transaction.on_commit(lambda: notify_done(transfer_ids), robust=True)
+    ids = list(transfer_ids)
+    # robust: a broker that does not answer is logged; the transfers are committed.
+    transaction.on_commit(lambda: send_transfer_emails_task.delay(ids), robust=True)

@@ -1,4 +1,4 @@
-"""Celery tasks: thin wrappers around transfers.run."""
+"""Celery tasks: thin wrappers around transfers.run and transfers.emails."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from establishments.models import Establishment
 
+from . import emails
 from .models import MatchingRun, Trigger
 from .run import run_matching
 
@@ -27,3 +28,23 @@ def run_matching_task(self, establishment_id: int | None = None, trigger: str = 
         # Another run holds the lock and may have started before this import committed.
         raise self.retry(countdown=RETRY_WHEN_BUSY_SECONDS)
     return {"run": run.pk, "status": run.status, "pairs": run.pairs_decided}
+
+
+# A failing SMTP server is retried after 1, 2, 4, 8, 16 then 32 minutes, then given up (logged).
+EMAIL_RETRY_SECONDS = 60
+EMAIL_MAX_RETRIES = 6
+
+
+@shared_task(name="transfers.send_transfer_emails", bind=True, max_retries=EMAIL_MAX_RETRIES)
+def send_transfer_emails_task(self, transfer_ids: list[int], already_sent: list[str] | None = None) -> int:
+    """E-mail both sides of done transfers, after they commit, over one SMTP connection.
+
+    A failure retries the e-mails not yet sent, never those already sent (docs/transfers.md §5).
+    """
+    try:
+        return len(emails.send_transfer_emails(transfer_ids, already_sent=already_sent or ()))
+    except emails.NotSentError as failure:
+        raise self.retry(
+            kwargs={"transfer_ids": transfer_ids, "already_sent": failure.sent},
+            countdown=EMAIL_RETRY_SECONDS * 2**self.request.retries,
+        ) from None

@@ -121,8 +121,9 @@ def test_an_arrival_entered_before_the_origin_enrolment_is_held(departure, arriv
 
 
 def test_staff_release_a_held_pair_and_both_schools_are_told(
-    departure, arrival_school, django_capture_on_commit_callbacks
+    departure, arrival_school, django_capture_on_commit_callbacks, celery_conf
 ):
+    celery_conf(task_always_eager=True)  # the e-mails' own task (tests/transfers/test_emails.py)
     destination = arrival(arrival_school, previous_uai="0750655E")
     run_matching(NOW)
     held = Transfer.objects.get()
@@ -239,8 +240,9 @@ def test_a_held_arrival_does_not_name_the_origin_either(departure, arrival_schoo
 
 
 def test_the_origin_school_is_emailed_a_count_for_passports_sent(
-    departure, arrival_school, django_capture_on_commit_callbacks
+    departure, arrival_school, django_capture_on_commit_callbacks, celery_conf
 ):
+    celery_conf(task_always_eager=True)  # the e-mails' own task (tests/transfers/test_emails.py)
     arrival(arrival_school)
 
     with django_capture_on_commit_callbacks(execute=True):

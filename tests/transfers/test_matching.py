@@ -388,8 +388,9 @@ class _always_acquired:
 
 
 def test_the_new_school_administrators_get_one_email_after_the_transfer(
-    old_school, new_school, mailoutbox, django_capture_on_commit_callbacks
+    old_school, new_school, mailoutbox, django_capture_on_commit_callbacks, celery_conf
 ):
+    celery_conf(task_always_eager=True)  # the e-mails' own task (tests/transfers/test_emails.py)
     UserFactory(establishment=new_school, role="administrateur", email="admin@renoir.example.org")
     passport(left(old_school, paris(2026, 9, 5)))
     destination = arrived(new_school, paris(2026, 9, 8))
