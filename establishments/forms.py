@@ -60,6 +60,21 @@ class TransferForm(SafeInputMixin, forms.Form):
         widget=forms.RadioSelect,
         coerce=lambda value: value == "oui",
     )
+    # docs/transfers.md §9: the reminder e-mails about waiting passports (on by default).
+    # Radio buttons as above; absent from a POST (an older form): left unchanged (None).
+    transfer_reminders_enabled = forms.TypedChoiceField(
+        label=_("Recevoir les rappels par e-mail sur les passeports en attente ?"),
+        choices=[("oui", _("Oui")), ("non", _("Non"))],
+        widget=forms.RadioSelect,
+        coerce=lambda value: value == "oui",
+        empty_value=None,
+        required=False,
+        help_text=_(
+            "Au plus un rappel par semaine tant que des passeports attendent l'activation du transfert, "
+            "et un avis 30 puis 7 jours avant la fin du délai de transfert. Ces e-mails, envoyés aux "
+            "administrateurs, ne contiennent aucun nom d'élève."
+        ),
+    )
 
     def clean_cnil_declaration_number(self) -> str:
         number = normalize_cnil_number(self.cleaned_data["cnil_declaration_number"])

@@ -177,9 +177,19 @@ def _image_field(kind: str) -> str:
 
 @transaction.atomic
 def establishment_set_transfer(
-    establishment: Establishment, user: User, *, enabled: bool, cnil_number: str, now: datetime
+    establishment: Establishment,
+    user: User,
+    *,
+    enabled: bool,
+    cnil_number: str,
+    now: datetime,
+    reminders: bool | None = None,
 ) -> dict[str, list[Any]]:
-    """Turn transfers on or off. Turning them on requires a valid CNIL declaration number."""
+    """Turn transfers on or off. Turning them on requires a valid CNIL declaration number.
+
+    ``reminders`` (None: unchanged) turns the reminder e-mails about waiting passports on or off
+    (docs/transfers.md §9); audited with the rest of the tab.
+    """
     cnil_number = normalize_cnil_number(cnil_number)
     if cnil_number:
         validate_cnil_number(cnil_number)
@@ -197,12 +207,19 @@ def establishment_set_transfer(
         "transfer_enabled": locked.transfer_enabled,
         "cnil_declaration_number": locked.cnil_declaration_number,
     }
-    changes = _diff(before, {"transfer_enabled": enabled, "cnil_declaration_number": cnil_number})
+    after: dict[str, Any] = {"transfer_enabled": enabled, "cnil_declaration_number": cnil_number}
+    if reminders is not None:
+        before["transfer_reminders_enabled"] = locked.transfer_reminders_enabled
+        after["transfer_reminders_enabled"] = reminders
+    changes = _diff(before, after)
     if changes:
         locked.transfer_enabled = enabled
         locked.cnil_declaration_number = cnil_number
-        locked.transfer_changed_by = user
-        locked.transfer_changed_at = now
+        if reminders is not None:
+            locked.transfer_reminders_enabled = reminders
+        if set(changes) - {"transfer_reminders_enabled"}:
+            locked.transfer_changed_by = user
+            locked.transfer_changed_at = now
         locked.save()
         audit_record(locked, user, "Transfert modifié", changes)
         logger.info("Transfer %s for establishment %s", "enabled" if enabled else "disabled", locked.uai)

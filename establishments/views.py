@@ -113,6 +113,7 @@ def settings_transfers(request: SchoolRequest) -> HttpResponse:
     initial = {
         "cnil_declaration_number": establishment.cnil_declaration_number,
         "transfer_enabled": "oui" if establishment.transfer_enabled else "non",
+        "transfer_reminders_enabled": "oui" if establishment.transfer_reminders_enabled else "non",
     }
     form = TransferForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -123,6 +124,7 @@ def settings_transfers(request: SchoolRequest) -> HttpResponse:
                 enabled=form.cleaned_data["transfer_enabled"],
                 cnil_number=form.cleaned_data["cnil_declaration_number"],
                 now=timezone.now(),
+                reminders=form.cleaned_data["transfer_reminders_enabled"],
             )
         except ValidationError as error:
             form.add_error(None, error)

@@ -174,6 +174,8 @@ MATRIX = {
     # it is read-only.
     "transfer-history": (uai_kwargs, SETTINGS_GET, _statuses(405, 405, 405, 405, 405, 405, 405)),
     "transfer-history-csv": (uai_kwargs, SETTINGS_GET, _statuses(405, 405, 405, 405, 405, 405, 405)),
+    # "En attente" (docs/transfers.md §9): read-only, for the principal and the administrator.
+    "transfer-waiting": (uai_kwargs, SETTINGS_GET, _statuses(405, 405, 405, 405, 405, 405, 405)),
     # "Signaler une erreur" on a row the establishment sent; an empty message is allowed (302).
     "transfer-report": (
         lambda ctx: {"uai": ctx["establishment"].uai, "transfer": ctx["sent"].public_id},

@@ -11,6 +11,7 @@ urlpatterns = [
         views.transfer_history_csv,
         name="transfer-history-csv",
     ),
+    path("etablissements/<str:uai>/transferts/en-attente/", views.transfer_waiting, name="transfer-waiting"),
     path(
         "etablissements/<str:uai>/transferts/<uuid:transfer>/signaler/",
         views.transfer_report,

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from cerisepro.forms import SafeInputMixin
 from establishments.access import STAFF_ROLES, SchoolRequest, school_view
 
-from . import history, reports
+from . import history, reports, waiting
 from .charts import chart_description, month_label, monthly_chart_svg
 
 PAGE_SIZE = 25
@@ -176,3 +176,22 @@ def transfer_report(request: SchoolRequest, transfer: str) -> HttpResponse:
         return redirect("transfer-history", uai=establishment.uai)
     context = {"establishment": establishment, "row": history.HistoryRow(row, history.SENT), "form": form}
     return render(request, "transfers/report.html", context, status=400 if form.errors else 200)
+
+
+@require_GET
+@school_view(read=STAFF_ROLES)
+def transfer_waiting(request: SchoolRequest) -> HttpResponse:
+    """ "En attente": this school's arrivals and departures whose passport waits, why and until when
+    (docs/transfers.md §9). The reasons come from transfers.waiting, as in the admin and the e-mails."""
+    establishment = request.establishment
+    now = timezone.now()
+    arrivals = waiting.waiting_arrivals(establishment, now)
+    departures = waiting.waiting_departures(establishment, now)
+    context = {
+        "establishment": establishment,
+        "arrivals": arrivals,
+        "departures": departures,
+        "arrival_counts": waiting.reason_counts(arrivals),
+        "reasons": waiting.WaitingReason,
+    }
+    return render(request, "transfers/waiting.html", context)

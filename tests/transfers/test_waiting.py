@@ -75,7 +75,7 @@ def test_the_origin_has_not_turned_transfer_on(schools):
     arrived(new, ARRIVED_AT)
     item = _only(waiting_arrivals(new, NOW))
     assert item.reason == WaitingReason.ORIGIN_NOT_ENABLED
-    assert "L'établissement d'origine n'a pas activé le transfert" == item.reason_label
+    assert item.reason_label == "L'établissement d'origine n'a pas activé le transfert"
     assert item.blocked_by_other_side
     # The departure waits too, on the other side, as "en attente" for its own reason.
     departure = _only(waiting_departures(old, NOW))
