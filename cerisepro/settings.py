@@ -278,6 +278,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "kwargs": {"trigger": "beat"},
         "options": {"expires": 6 * 60 * 60},
     },
+    # Reminders about waiting passports (docs/transfers.md §9): daily, after the matching job, so
+    # that what it just decided no longer waits; each e-mail is recorded once per week or pair.
+    "transfers-reminders": {
+        "task": "transfers.send_reminders",
+        "schedule": crontab(hour=7, minute=0),
+        "options": {"expires": 6 * 60 * 60},
+    },
     # GDPR retention: purges the students deactivated more than STUDENT_RETENTION_YEARS years ago.
     # Nightly at 03:30, after the matching job; it only touches students gone for years.
     "students-retention-purge": {

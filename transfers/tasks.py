@@ -48,3 +48,23 @@ def send_transfer_emails_task(self, transfer_ids: list[int], already_sent: list[
             kwargs={"transfer_ids": transfer_ids, "already_sent": failure.sent},
             countdown=EMAIL_RETRY_SECONDS * 2**self.request.retries,
         ) from None
+
+
+@shared_task(name="transfers.send_reminders")
+def send_reminders_task() -> dict:
+    """Record today's reminders about waiting passports; their e-mails are queued after commit.
+
+    Fired twice the same day (or week), it sends nothing twice: the records are unique
+    (docs/transfers.md §9).
+    """
+    from .reminders import send_reminders
+
+    return {"reminders": len(send_reminders(timezone.now()))}
+
+
+@shared_task(name="transfers.send_reminder_emails")
+def send_reminder_emails_task(reminder_ids: list[int]) -> int:
+    """Send the e-mails of recorded reminders (one per establishment and kind)."""
+    from .reminders import deliver_reminders
+
+    return deliver_reminders(reminder_ids)
