@@ -10,12 +10,19 @@ the passport with :func:`transfers.copy_passports`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime
+from functools import partial
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from establishments.models import Establishment, User
@@ -23,8 +30,12 @@ from establishments.validators import normalize_uai, validate_uai
 from students.models import Origin, Student
 
 from ..copy import copy_passports
+from ..history import PARIS
 from ..models import Kind, ManualAuthorisation, Transfer
+from ..reports import _staff_emails as staff_emails  # one list of staff recipients for every alert
 from ..rules import refuse_left_destination, window_start
+
+logger = logging.getLogger(__name__)
 
 # The identity copied into a student created at the destination by hand: enough for the passport
 # and for the diagnostic to recognise the pair; the class is the destination's business.
@@ -122,7 +133,11 @@ def manual_authorisations_create(
         raise ValidationError(errors)
     try:
         with transaction.atomic():
-            return [_authorisation_insert(student, uai, user=user, now=now) for student, uai in cleaned]
+            created = [_authorisation_insert(student, uai, user=user, now=now) for student, uai in cleaned]
+            # The people who execute them hear of it once the rows are there to see (docs/operations.md).
+            for establishment_id in sorted({student.establishment_id for student, _uai in cleaned}):
+                transaction.on_commit(partial(notify_staff_of_authorisations, establishment_id), robust=True)
+            return created
     except IntegrityError:
         # A double submission raced us past the check: the constraint keeps one pending row.
         raise ValidationError(_pending_error()) from None
@@ -165,10 +180,76 @@ def manual_authorisations_of(establishment: Establishment) -> QuerySet[ManualAut
     """The establishment's authorisations, each with the destination's name when it is registered."""
     names = Establishment.objects.filter(uai=OuterRef("destination_uai")).values("name")[:1]
     return (
-        establishment.manual_authorisations.select_related("origin_student", "authorised_by")
+        establishment.manual_authorisations.select_related("origin_student", "authorised_by", "handled_by")
         .annotate(destination_name=Subquery(names))
         .order_by("-authorised_at", "-id")
     )
+
+
+def pending_authorisations() -> QuerySet[ManualAuthorisation]:
+    """Every establishment's authorisations waiting for technical staff (the admin index counts them)."""
+    return ManualAuthorisation.objects.filter(status=ManualAuthorisation.Status.PENDING)
+
+
+def pending_admin_path() -> str:
+    """The admin's list of the authorisations waiting."""
+    path = reverse("admin:transfers_manualauthorisation_changelist")
+    return f"{path}?status__exact={ManualAuthorisation.Status.PENDING}"
+
+
+def pending_admin_url() -> str:
+    """The same, absolute when SITE_URL is set, as in the schools' e-mails (transfers/emails.py)."""
+    return f"{getattr(settings, 'SITE_URL', '').rstrip('/')}{pending_admin_path()}"
+
+
+def notify_staff_of_authorisations(establishment_id: int) -> bool:
+    """E-mail technical staff that a school authorised transfers: how many wait, and the admin link.
+
+    No student name or INE (docs/privacy.md): the school, the counts and the link only. Sent after
+    commit; a failure is logged, never raised (the authorisations are recorded). True when sent.
+    """
+    recipients = staff_emails()
+    if not recipients:
+        logger.warning("Manual authorisations in establishment %s: no staff e-mail address", establishment_id)
+        return False
+    establishment = Establishment.objects.get(pk=establishment_id)
+    pending = pending_authorisations()
+    context = {
+        "establishment": establishment,
+        "school_pending": pending.filter(origin_establishment=establishment).count(),
+        "pending": pending.count(),
+        "url": pending_admin_url(),
+    }
+    subject = render_to_string("transfers/email_manual_authorised_subject.txt", context)
+    body = render_to_string("transfers/email_manual_authorised.txt", context)
+    try:
+        EmailMessage(" ".join(subject.split()), body, to=recipients).send()
+    except Exception:
+        logger.exception("Could not e-mail staff about the manual authorisations of %s", establishment.uai)
+        return False
+    return True
+
+
+def authorisation_state(authorisation: ManualAuthorisation, establishment: Establishment) -> str:
+    """What the school reads of its authorisation: waiting, executed on …, or cancelled on … by whom.
+
+    docs/transfers.md "Manual path": staff give no reason today (the model has no field for it).
+    """
+    status = authorisation.status
+    if status == ManualAuthorisation.Status.PENDING:
+        return _("En attente de l'équipe technique")
+    day = (
+        timezone.localtime(authorisation.handled_at, PARIS).strftime("%d/%m/%Y")
+        if authorisation.handled_at
+        else ""
+    )
+    if status == ManualAuthorisation.Status.EXECUTED:
+        return _("Exécutée le %(day)s : le passeport a été copié") % {"day": day}
+    by_school = (
+        authorisation.handled_by is not None and authorisation.handled_by.establishment_id == establishment.pk
+    )
+    who = _("par votre établissement") if by_school else _("par l'équipe technique")
+    return _("Annulée le %(day)s %(who)s") % {"day": day, "who": who}
 
 
 # --- technical staff's side --------------------------------------------------------------------

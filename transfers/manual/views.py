@@ -129,7 +129,10 @@ def manual_transfers(request: SchoolRequest) -> HttpResponse:
         "establishment": establishment,
         "form": form,
         "rows": form.rows(),
-        "authorisations": services.manual_authorisations_of(establishment),
+        "authorisations": [
+            (authorisation, services.authorisation_state(authorisation, establishment))
+            for authorisation in services.manual_authorisations_of(establishment)
+        ],
     }
     return render(request, "transfers/manual.html", context, status=400 if form.errors else 200)
 
