@@ -95,6 +95,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            # The admin index's count of manual authorisations waiting (templates/admin/index.html).
+            "libraries": {"manual_transfers_admin": "transfers.manual.admin_tags"},
         },
     },
 ]
