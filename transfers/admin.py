@@ -708,3 +708,6 @@ class TransferReportAdmin(ReadOnlyAdmin):
     def has_handle_permission(self, request: HttpRequest) -> bool:
         # The rows stay read-only (ReadOnlyAdmin); handling one is the only change staff make.
         return request.user.has_perm("transfers.change_transferreport")
+
+
+from . import admin_waiting  # noqa: E402,F401 - registers the reminders and "Passeports en attente"
