@@ -36,27 +36,16 @@ def school_pages(scene: Scene) -> dict[str, list[str]]:
         reverse("passport-print", args=[uai, student]),
     ]
     admin.append(reverse("transfer-report", args=[uai, sent.public_id]))
-    # Paramètres › Utilisateurs: the list, the creation form and a user's page (docs/accounts.md).
-    users = [reverse("settings-users", args=[uai]), reverse("settings-user", args=[uai, scene.teacher.pk])]
-    admin += [*users, reverse("settings-user-create", args=[uai])]
-    # "Mot de passe oublié ?", its answer, a link no longer valid, and the page after a reset.
-    password_reset = [
-        reverse("password_reset"),
-        reverse("password_reset_done"),
-        reverse("password_reset_confirm", args=["MQ", "lien-perime"]),
-        reverse("password_reset_complete"),
-    ]
     return {
-        "anonyme": [reverse("login"), reverse("accessibility"), *password_reset],
+        "anonyme": [reverse("login"), reverse("accessibility")],
         "administrateur": admin + common,
         "chef": [
             reverse("establishment-home", args=[uai]),
             reverse("settings-details", args=[uai]),
             reverse("settings-transfers", args=[uai]),
             reverse("transfer-history", args=[uai]),
-        reverse("transfer-waiting", args=[uai]),
+            reverse("transfer-waiting", args=[uai]),
             reverse("student-list", args=[uai]),
-            *users,
             *common,
         ],
         "enseignant": [
