@@ -19,7 +19,9 @@ from transfers.models import Trigger
 from transfers.services import run_matching
 
 DEMO_PASSWORD = "cerise-demo-2026"
-# (UAI, name, e-mail, login prefix, users, CNIL declaration number)
+# Technical staff's login to the Django admin (a second factor is set up at the first login).
+DEMO_STAFF = ("cerise-support", "support@example.org")
+# (UAI, name, e-mail, login prefix, CNIL declaration number)
 DEMO_ESTABLISHMENTS = [
     ("0750654D", "Lycée professionnel Henri-IV (démo)", "ce.0750654d@example.org", "lp-henri4", "1929152 V0"),
     (
@@ -30,11 +32,12 @@ DEMO_ESTABLISHMENTS = [
         "2003574 v0",
     ),
 ]
+# The school staff of each demo school; the administrator has an e-mail address, so that the
+# "passeport reçu" / "passeport envoyé" e-mails show in the console. Students are linked to a record.
 DEMO_ROLES = [
     (Role.ADMINISTRATOR, "admin", "Alice", "ADMIN"),
     (Role.PRINCIPAL, "chef", "Paul", "PROVISEUR"),
     (Role.TEACHER, "prof", "Thomas", "ENSEIGNANT"),
-    (Role.STUDENT, "eleve", "", ""),
 ]
 DEMO_ENTRIES = [
     (EntryKind.FICHE, {"title": "Accueil physique et téléphonique", "place": "Mairie de Paris 5e",
@@ -54,8 +57,10 @@ class Command(BaseCommand):
         if not Establishment.objects.filter(uai=DEMO_ESTABLISHMENTS[0][0]).exists():
             self._create(timezone.now())
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
-        for user in User.objects.filter(username__startswith="lp-").select_related("establishment"):
+        users = User.objects.filter(username__startswith="lp-").select_related("establishment")
+        for user in users.order_by("establishment__uai", "id"):
             self.stdout.write(f"  {user.establishment.uai}  {user.get_role_display():<22} {user.username}")
+        self.stdout.write(f"  {'staff':<8}  {'Technical staff (/admin/)':<22} {DEMO_STAFF[0]}")
 
     @transaction.atomic
     def _create(self, now):
@@ -78,7 +83,9 @@ class Command(BaseCommand):
                 school, export, "demo.xml", now=now - timedelta(days=30), nomenclature=labels
             )
         moving, staying = [s for s in henri4_students if s.left_on is None and s.ine][:2]
-        users = {prefix: self._users(school, prefix, staying) for school, prefix in schools}
+        users = {prefix: self._users(school, prefix) for school, prefix in schools}
+        self._student_login(henri4, "lp-henri4", staying.siecle_id)
+        self._staff()
         for row in (moving, staying):
             student = henri4.students.get(siecle_id=row.siecle_id)
             for kind, data in DEMO_ENTRIES:
@@ -103,27 +110,45 @@ class Command(BaseCommand):
             "demo-2.xml",
             now=now - timedelta(days=1),
         )
+        # At Auguste-Renoir, the student who arrived: their passport shows the entries Henri-IV wrote.
+        self._student_login(renoir, "lp-renoir", arrival.siecle_id)
         run_matching(now, trigger=Trigger.COMMAND)
 
-    def _users(self, school, prefix, student_row):
-        teacher = None
-        for role, suffix, first_name, last_name in DEMO_ROLES:
-            if role == Role.STUDENT and prefix != "lp-henri4":
-                continue
-            if role == Role.STUDENT:
-                first_name, last_name = student_row.first_name, student_row.last_name
-            user = user_create(
+    def _users(self, school, prefix):
+        """The school's administrator, principal and teacher; returns the teacher."""
+        users = {
+            role: user_create(
                 school,
                 username=f"{prefix}-{suffix}",
                 password=DEMO_PASSWORD,
                 role=role,
                 first_name=first_name,
                 last_name=last_name,
+                email=f"{prefix}-{suffix}@example.org" if role == Role.ADMINISTRATOR else "",
             )
-            if role == Role.TEACHER:
-                teacher = user
-            if role == Role.STUDENT:
-                Student.objects.filter(establishment=school, siecle_id=student_row.siecle_id).update(
-                    user=user
-                )
-        return teacher
+            for role, suffix, first_name, last_name in DEMO_ROLES
+        }
+        return users[Role.TEACHER]
+
+    def _student_login(self, school, prefix, siecle_id):
+        """A student login with the demo password, linked to the student's record.
+
+        Not students.accounts' initial passwords: those are shown once and must be replaced at the
+        first login, and the demo prints the same logins every time it runs.
+        """
+        student = school.students.get(siecle_id=siecle_id)
+        user = user_create(
+            school,
+            username=f"{prefix}-eleve",
+            password=DEMO_PASSWORD,
+            role=Role.STUDENT,
+            first_name=student.first_name,
+            last_name=student.last_name,
+        )
+        Student.objects.filter(pk=student.pk).update(user=user)
+
+    def _staff(self):
+        username, email = DEMO_STAFF
+        staff = User(username=username, email=email, is_staff=True, is_superuser=True)
+        staff.set_password(DEMO_PASSWORD)
+        staff.save()
