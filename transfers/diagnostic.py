@@ -19,6 +19,7 @@ from students.models import Origin, Student
 from .models import Transfer
 from .plan import Outcome, PlannedPair, batch_decisions, planned_pair
 from .rules import destination_conditions, enrolled_after, identity_missing, window_start
+from .waiting import WaitingStudent, waiting_arrivals, waiting_departures
 
 
 @dataclass(frozen=True)
@@ -223,6 +224,8 @@ class Diagnostic:
     pairs: list[PairDiagnostic]
     planned: list[PlannedPair]
     decisions: list[Transfer]
+    # What each school sees on its "En attente" page for these records (transfers.waiting, §9).
+    waiting: list[WaitingStudent]
 
 
 # How many look-alike records (same name and birth date, other or no INE) the diagnostic shows.
@@ -253,7 +256,10 @@ def eligibility_diagnostic(ine: str, *, now: datetime) -> Diagnostic:
         )
         for origin, destination in _candidate_pairs(everyone)
     ]
-    return Diagnostic(ine, students, related, pairs, planned_pairs_for_ine(ine, now=now), decisions)
+    waiting = waiting_arrivals(None, now, students=Q(ine=ine)) + waiting_departures(
+        None, now, students=Q(ine=ine)
+    )
+    return Diagnostic(ine, students, related, pairs, planned_pairs_for_ine(ine, now=now), decisions, waiting)
 
 
 def _students_qs() -> QuerySet[Student]:

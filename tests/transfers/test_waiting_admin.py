@@ -10,7 +10,7 @@ from transfers.admin_waiting import departement
 from transfers.waiting import WaitingReason
 
 from ..factories import EstablishmentFactory, make_uai
-from .test_matching import arrived, left
+from .test_matching import INE, arrived, left
 
 URL = reverse("admin:transfers_reminder_waiting")
 
@@ -62,3 +62,12 @@ def test_filters_by_reason_academie_and_departement(scene, client_for, staff_use
 def test_school_users_cannot_open_it(scene, client_for, admin_user):
     response = client_for(admin_user).get(URL)
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_the_diagnostic_shows_what_each_school_sees_as_waiting(scene, client_for, staff_user):
+    paris, lyon = scene
+    response = client_for(staff_user).post(reverse("admin:transfers_transfer_diagnostic"), {"ine": INE})
+    waiting = response.content.decode().split("data-waiting")[1].split("</ul>")[0]
+    assert f"{lyon.uai} (arrivée)" in waiting and f"{paris.uai} (départ)" in waiting
+    assert "L&#x27;établissement d&#x27;origine n&#x27;a pas activé le transfert" in waiting
+    assert "Votre établissement n&#x27;a pas activé le transfert" in waiting
