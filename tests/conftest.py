@@ -39,6 +39,15 @@ def tcp_open(host: str, port: int) -> bool:
         return False
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache (the history's monthly counts, throttling counters):
+    database ids are reused from one test to the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def require_postgres():
     require_service(

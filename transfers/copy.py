@@ -11,6 +11,7 @@ from django.db import connection
 
 from students.models import PassportEntry
 
+from .history import invalidate_history_counts
 from .models import COPIED_COUNTERS, Transfer
 
 _COPIED_COLUMNS = (
@@ -148,11 +149,16 @@ def copy_passports(transfers: list[Transfer], *, now: datetime) -> None:
     PostgreSQL (after a ``SET LOCAL``), three elsewhere, whatever the number of entries.
 
     Fills the per-kind counters of each row. The caller holds the transaction, so each copy is
-    all-or-nothing with its history row.
+    all-or-nothing with its history row; the schools' history counts are renewed after it commits.
     """
     transfers = [t for t in transfers if t.done]
     if not transfers:
         return
+    # Every path that makes a transfer done copies through here: the history's cached monthly
+    # counts (done transfers only) of both schools are renewed once the caller commits.
+    invalidate_history_counts(
+        {t.origin_establishment_id for t in transfers} | {t.destination_establishment_id for t in transfers}
+    )
     one_per_destination = len({t.destination_student_id for t in transfers}) == len(transfers)
     if connection.vendor == "postgresql" and one_per_destination:
         _copy_and_count_in_one_statement(transfers, now)

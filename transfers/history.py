@@ -7,11 +7,16 @@ Every read starts from the establishment (``establishment.transfers_received`` /
 from __future__ import annotations
 
 import datetime
+import logging
+import uuid
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+from django.core.cache import cache
+from django.db import transaction
 from django.db.models import Count, Field, Q, QuerySet
 from django.utils import timezone
 from django.utils.text import capfirst
@@ -262,12 +267,10 @@ def _done_per_month(transfers: QuerySet[Transfer], bounds: list[datetime.datetim
     return [totals[f"month_{i}"] for i in months]
 
 
-def monthly_counts(
+def _monthly_counts_from_database(
     establishment: Establishment, *, months: int = 12, now: datetime.datetime
 ) -> list[MonthCount]:
-    """Done transfers sent and received per month, the last ``months`` months up to ``now``'s month.
-
-    Two aggregate queries, whatever the number of rows; months without transfers count 0. Each
+    """Two aggregate queries, whatever the number of rows; months without transfers count 0. Each
     month is a range of instants between two Paris midnights, counted with ``FILTER``: converting
     every row's date to Paris time to truncate it (``TruncMonth``) took longer than the scan
     itself at 20,000 rows (BENCHMARKS.md).
@@ -278,3 +281,82 @@ def monthly_counts(
     sent = _done_per_month(establishment.transfers_sent.all(), bounds)
     received = _done_per_month(establishment.transfers_received.all(), bounds)
     return [MonthCount(*counts) for counts in zip(month_starts, sent, received, strict=True)]
+
+
+# --- the monthly counts, cached per establishment -----------------------------------------------
+
+logger = logging.getLogger(__name__)
+# docs/transfers.md §History: the counts change only when a transfer is done or undone, which calls
+# invalidate_history_counts after its commit. The timeout only bounds how stale a per-process cache
+# (the default, locmem) can be when the write happened in another process: share the cache
+# (CACHE_URL=redis://…) with several processes.
+COUNTS_TIMEOUT = 5 * 60
+
+
+def _version_key(establishment_id: int) -> str:
+    return f"transfers:history-counts-version:{establishment_id}"
+
+
+@contextmanager
+def _cache_errors_ignored() -> Iterator[None]:
+    """A cache that fails is a cache miss (logged), never an error page."""
+    try:
+        yield
+    except Exception:
+        logger.warning("History counts: the cache does not answer", exc_info=True)
+
+
+def _counts_key(establishment_id: int) -> str | None:
+    """The cache key of an establishment's counts as of its last invalidation (None: no cache)."""
+    key = _version_key(establishment_id)
+    version = None
+    with _cache_errors_ignored():  # None: read the database
+        version = cache.get(key)
+        if version is None:
+            cache.add(key, uuid.uuid4().hex, timeout=None)
+            version = cache.get(key)
+    return f"transfers:history-counts:{establishment_id}:{version}" if version else None
+
+
+def monthly_counts(
+    establishment: Establishment, *, months: int = 12, now: datetime.datetime
+) -> list[MonthCount]:
+    """Done transfers sent and received per month, the last ``months`` months up to ``now``'s month.
+
+    Cached per establishment (and per month in which ``now`` falls), until the next
+    :func:`invalidate_history_counts` of that establishment.
+    """
+    key = _counts_key(establishment.pk)
+    tag = (months, _last_months(now, 1)[0])
+    if key is not None:
+        with _cache_errors_ignored():
+            cached = cache.get(key)
+            if cached is not None and cached[0] == tag:
+                return [MonthCount(*row) for row in cached[1]]
+    counts = _monthly_counts_from_database(establishment, months=months, now=now)
+    if key is not None:
+        with _cache_errors_ignored():
+            cache.set(key, (tag, [tuple(row) for row in counts]), COUNTS_TIMEOUT)
+    return counts
+
+
+def invalidate_history_counts(establishment_ids: Iterable[int | None]) -> None:
+    """Forget the cached monthly counts of these establishments, once the current transaction
+    commits (at once outside one). Call it wherever a transfer becomes done or undone.
+
+    Each establishment gets a new version: a page that read the counts before the commit stores
+    them under the old one, which nobody reads any more.
+    """
+    ids = {i for i in establishment_ids if i is not None}
+    if not ids:
+        return
+
+    def new_versions() -> None:
+        cache.set_many({_version_key(i): uuid.uuid4().hex for i in ids}, timeout=None)
+
+    transaction.on_commit(new_versions, robust=True)
+
+
+def invalidate_monthly_counts(establishment_id: int | None) -> None:
+    """:func:`invalidate_history_counts` for one establishment (the name ``transfers.undo`` calls)."""
+    invalidate_history_counts([establishment_id])
