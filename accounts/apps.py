@@ -11,4 +11,5 @@ class AccountsConfig(AppConfig):
     verbose_name = "Comptes"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401  (connects the receivers)
+        # Connect the receivers (initial_passwords: the one at login, docs/accounts.md).
+        from . import initial_passwords, signals  # noqa: F401

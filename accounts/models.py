@@ -19,6 +19,9 @@ class InitialPassword(models.Model):
         on_delete=models.CASCADE,
         related_name="initial_password",
     )
+    # Which password hash the row is about (an HMAC of ``User.password``, never the password): once
+    # the user has set another password, however they did it, the hash differs and the row is stale.
+    fingerprint = models.CharField(max_length=64, default="", editable=False)
     created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

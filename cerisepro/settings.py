@@ -77,6 +77,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "accounts.middleware.IdleTimeoutMiddleware",  # after messages: it says why it logged out
     "accounts.middleware.SecondFactorMiddleware",
+    # After the second factor: an initial password is replaced before any page (docs/accounts.md).
+    "accounts.initial_passwords.InitialPasswordMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes requires: turns a locked-out login into the lockout page.
     "axes.middleware.AxesMiddleware",
@@ -121,7 +123,8 @@ LOGOUT_REDIRECT_URL = "login"
 AUTHENTICATION_BACKENDS = [
     # First: refuses a locked-out username + IP before the password is even checked.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, refusing a student whose record is inactive (docs/accounts.md).
+    "students.accounts.StudentAccountBackend",
 ]
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -2,10 +2,21 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import views
+from . import account_views, views
 
 urlpatterns = [
     path("etablissements/<str:uai>/eleves/", views.student_list, name="student-list"),
+    # Student accounts (docs/accounts.md, "Student accounts").
+    path(
+        "etablissements/<str:uai>/eleves/comptes/",
+        account_views.student_accounts_create,
+        name="student-accounts-create",
+    ),
+    path(
+        "etablissements/<str:uai>/eleves/comptes/fiches/",
+        account_views.student_login_sheet,
+        name="student-login-sheet",
+    ),
     path(
         "etablissements/<str:uai>/parametres/import-siecle/",
         views.siecle_import,

@@ -33,15 +33,15 @@ def student_list(request: SchoolRequest) -> HttpResponse:
         query=filters.get("q", ""),
         class_code=filters.get("classe", ""),
         status=filters.get("statut") or "actifs",
-    )
+    ).select_related("user")  # the Compte column (docs/accounts.md, "Student accounts")
     page = Paginator(students, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    return render(
-        request,
-        "students/list.html",
-        {"establishment": establishment, "form": form, "page": page, "query": query.urlencode()},
-    )
+    context = {"establishment": establishment, "form": form, "page": page, "query": query.urlencode()}
+    # The accounts' actions act on the filtered class; an empty page says what to do next.
+    context["class_code"] = filters.get("classe", "")
+    context["has_students"] = bool(page.object_list) or establishment.students.exists()
+    return render(request, "students/list.html", context)
 
 
 @require_http_methods(["GET", "POST"])

@@ -133,6 +133,19 @@ MATRIX = {
         _statuses(405, 405, 405, 405, 405, 405, 405),
         _statuses(302, 302, 403, 403, 403, 404, 404),
     ),
+    # --- students: accounts (docs/accounts.md "Student accounts") ---
+    # Only administrators create accounts; an empty POST goes back to the list with an error.
+    "student-accounts-create": (
+        uai_kwargs,
+        _statuses(405, 405, 405, 405, 405, 405, 405),
+        _statuses(302, 302, 403, 403, 403, 404, 404),
+    ),
+    # The class's logins (no passwords) for the school's staff; without ?classe= back to the list.
+    "student-login-sheet": (
+        uai_kwargs,
+        _statuses(302, 302, 302, 302, 403, 404, 404),
+        _statuses(405, 405, 405, 405, 405, 405, 405),
+    ),
     # --- students: passport ---
     # Everyone of the establishment reads a passport (a student only their own); teachers write.
     "passport": (
