@@ -62,7 +62,9 @@ class WaitingFilterForm(forms.Form):
             .values_list("academy", flat=True)
             .distinct()
         )
-        self.fields["academie"].choices = [("", "Toutes"), *((name, name) for name in academies)]
+        field = self.fields["academie"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [("", "Toutes"), *((name, name) for name in academies)]
 
     def students_scope(self) -> Q:
         """The establishments filter, as a Q on Student (done in the database)."""

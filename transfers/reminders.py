@@ -159,7 +159,7 @@ def _enqueue(reminder_ids: list[int]) -> None:
 
 # --- the e-mails ------------------------------------------------------------------------------
 
-TEMPLATES = {
+TEMPLATES: dict[str, str] = {
     ReminderKind.NOT_ENABLED: "transfers/email_reminder_weekly",
     ReminderKind.CLOSING_30: "transfers/email_reminder_closing",
     ReminderKind.CLOSING_7: "transfers/email_reminder_closing",
