@@ -36,8 +36,18 @@ def school_pages(scene: Scene) -> dict[str, list[str]]:
         reverse("passport-print", args=[uai, student]),
     ]
     admin.append(reverse("transfer-report", args=[uai, sent.public_id]))
+    # Paramètres › Utilisateurs: the list, the creation form and a user's page (docs/accounts.md).
+    users = [reverse("settings-users", args=[uai]), reverse("settings-user", args=[uai, scene.teacher.pk])]
+    admin += [*users, reverse("settings-user-create", args=[uai])]
+    # "Mot de passe oublié ?", its answer, a link no longer valid, and the page after a reset.
+    password_reset = [
+        reverse("password_reset"),
+        reverse("password_reset_done"),
+        reverse("password_reset_confirm", args=["MQ", "lien-perime"]),
+        reverse("password_reset_complete"),
+    ]
     return {
-        "anonyme": [reverse("login"), reverse("accessibility")],
+        "anonyme": [reverse("login"), reverse("accessibility"), *password_reset],
         "administrateur": admin + common,
         "chef": [
             reverse("establishment-home", args=[uai]),
@@ -46,6 +56,7 @@ def school_pages(scene: Scene) -> dict[str, list[str]]:
             reverse("transfer-history", args=[uai]),
             reverse("transfer-waiting", args=[uai]),
             reverse("student-list", args=[uai]),
+            *users,
             *common,
         ],
         "enseignant": [
