@@ -8,15 +8,14 @@ pieces (``transfers/charts.py``), each with a <title>, a <desc> and, on the page
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from importlib import import_module
 
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from . import charts
+from . import charts, waiting
 from .history import PARIS
 from .models import Cause, MatchingRun, Trigger
 
@@ -43,21 +42,26 @@ class Night:
 
 @dataclass(frozen=True)
 class WaitingReason:
-    label: str
+    side: str  # "Arrivées" or "Départs"
+    label: str  # the reason as transfers.waiting words it
     count: int
+
+    @property
+    def full_label(self) -> str:
+        return f"{self.side} — {self.label}"
 
 
 @dataclass(frozen=True)
 class Chart:
     key: str
+    title: str
     svg: SafeString
 
 
 @dataclass
 class NationalPicture:
     nights: list[Night]
-    # None when the waiting pairs cannot be counted here (no ``transfers.waiting`` yet).
-    waiting: list[WaitingReason] | None = None
+    waiting: list[WaitingReason] = field(default_factory=list)
     night_charts: list[Chart] = field(default_factory=list)
     waiting_chart: SafeString | None = None
 
@@ -116,33 +120,32 @@ def nightly_runs(now: datetime.datetime, days: int = DAYS) -> list[Night]:
     return list(nights.values())
 
 
-def _waiting_counter(name: str = "transfers.waiting") -> Callable[..., object] | None:
-    """The waiting pairs' counter by reason (issue 13 item 1), when that module provides one."""
-    try:
-        module = import_module(name)
-    except ImportError:
-        return None
-    return getattr(module, "waiting_counts_by_reason", None)
+def waiting_by_reason(now: datetime.datetime) -> list[WaitingReason]:
+    """Every establishment's waiting arrivals and departures, counted by reason.
 
-
-def waiting_by_reason(now: datetime.datetime) -> list[WaitingReason] | None:
-    counter = _waiting_counter()
-    if counter is None:
-        return None
-    counts = counter(now=now)
-    assert isinstance(counts, dict)
-    return [WaitingReason(str(label), int(count)) for label, count in counts.items()]
+    The reasons come from ``transfers.waiting``, the one place they are decided (issue 13's rule:
+    the page, the admin, the diagnostic and the e-mails say the same). Its queries are set-based:
+    a fixed number, whatever the number of waiting students.
+    """
+    rows = []
+    for side, students in (
+        ("Arrivées", waiting.waiting_arrivals(None, now)),
+        ("Départs", waiting.waiting_departures(None, now)),
+    ):
+        rows += [
+            WaitingReason(side, str(reason.label), count) for reason, count in waiting.reason_counts(students)
+        ]
+    return rows
 
 
 def national_picture(*, now: datetime.datetime, days: int = DAYS) -> NationalPicture:
     nights = nightly_runs(now, days)
     picture = NationalPicture(nights, waiting_by_reason(now))
     picture.night_charts = [
-        Chart(key, nights_chart_svg(nights, key, title=title, colour=colour))
+        Chart(key, title, nights_chart_svg(nights, key, title=title, colour=colour))
         for key, title, colour in NIGHT_CHARTS
     ]
-    if picture.waiting is not None:
-        picture.waiting_chart = waiting_chart_svg(picture.waiting)
+    picture.waiting_chart = waiting_chart_svg(picture.waiting)
     return picture
 
 
@@ -229,37 +232,37 @@ def _joined(pieces: Sequence[SafeString]) -> SafeString:
     return format_html_join("", "{}", ((piece,) for piece in pieces))
 
 
-WAITING_ROW, WAITING_LABEL_WIDTH, WAITING_BAR_MAX = 30, 330, 300
+WAITING_ROW, WAITING_BAR_MAX, WAITING_LEFT = 42, 600, 10
 
 
 def waiting_chart_svg(reasons: Sequence[WaitingReason]) -> SafeString:
-    """Horizontal bars, one per reason: the reasons are sentences, too long under a vertical bar."""
+    """One horizontal bar per reason, its sentence above it (too long to stand under a bar)."""
     largest = max([r.count for r in reasons] + [1])
     rows = []
     for index, reason in enumerate(reasons):
         y = charts.TOP + index * WAITING_ROW
-        width = reason.count * WAITING_BAR_MAX / largest
+        width = max(reason.count * WAITING_BAR_MAX / largest, 1)
         rows.append(
             format_html(
-                '<text x="{}" y="{}" font-size="12" text-anchor="end" fill="#1f2430">{}</text>'
-                '<rect x="{}" y="{}" width="{}" height="18" fill="{}"><title>{} : {}</title></rect>'
+                '<text x="{}" y="{}" font-size="12" fill="#1f2430">{}</text>'
+                '<rect x="{}" y="{}" width="{}" height="16" fill="{}"><title>{} : {}</title></rect>'
                 '<text x="{}" y="{}" font-size="12" fill="#1f2430">{}</text>',
-                WAITING_LABEL_WIDTH - 8,
-                y + 13,
-                _shorten(reason.label),
-                WAITING_LABEL_WIDTH,
+                WAITING_LEFT,
                 y,
+                reason.full_label,
+                WAITING_LEFT,
+                y + 6,
                 charts._n(width),
-                charts.SENT_COLOUR,
-                reason.label,
+                charts.RECEIVED_COLOUR if reason.side == "Arrivées" else charts.SENT_COLOUR,
+                reason.full_label,
                 reason.count,
-                charts._n(WAITING_LABEL_WIDTH + width + 6),
-                y + 13,
+                charts._n(WAITING_LEFT + width + 6),
+                y + 19,
                 reason.count,
             )
         )
     height = charts.TOP + max(len(reasons), 1) * WAITING_ROW
-    description = " ; ".join(f"{r.label} : {r.count}" for r in reasons) or "aucune paire en attente"
+    description = " ; ".join(f"{r.full_label} : {r.count}" for r in reasons) or "aucun élève en attente"
     return format_html(
         '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {} {}" width="100%" role="img" '
         'class="chart" aria-labelledby="national-waiting-title national-waiting-desc" '
@@ -267,11 +270,7 @@ def waiting_chart_svg(reasons: Sequence[WaitingReason]) -> SafeString:
         '<desc id="national-waiting-desc">{}</desc>{}</svg>',
         charts.WIDTH,
         height,
-        "Paires en attente, par raison",
+        "Élèves dont le passeport attend, par raison",
         description,
         _joined(rows),
     )
-
-
-def _shorten(label: str, limit: int = 48) -> str:
-    return label if len(label) <= limit else label[: limit - 1].rstrip() + "…"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime
 import logging
-from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -46,6 +45,8 @@ def copies_of(transfer: Transfer) -> QuerySet[PassportEntry]:
     A copy names the entry it was made from (``source_entry``), and a passport holds at most one
     copy of an entry (``one_copy_per_source_entry``), so this is exactly what the copy wrote.
     """
+    if transfer.destination_student_id is None or transfer.origin_student_id is None:
+        return PassportEntry.objects.none()  # a record is gone (retention): nothing is recognisable
     return PassportEntry.objects.filter(
         student_id=transfer.destination_student_id, source_entry__student_id=transfer.origin_student_id
     )
@@ -162,8 +163,11 @@ def transfer_undo(transfer: Transfer, *, user: User, now: datetime.datetime, rea
         transfer.done, transfer.cause = False, Cause.UNDONE
         transfer.undone_at, transfer.undone_by, transfer.undo_reason = now, user, reason
         transfer.save(update_fields=["done", "cause", "undone_at", "undone_by", "undo_reason"])
+        # The history's cached monthly counts (done transfers) of both schools, renewed on commit.
+        history.invalidate_history_counts(
+            [transfer.origin_establishment_id, transfer.destination_establishment_id]
+        )
         transaction.on_commit(lambda: notify_undone(transfer.pk), robust=True)
-        transaction.on_commit(lambda: _invalidate_history(transfer), robust=True)
     logger.info("Transfer %s undone: %s entries removed", transfer.pk, len(copies))
     return transfer
 
@@ -185,15 +189,6 @@ def transfer_reopen(transfer: Transfer, *, user: User, now: datetime.datetime, r
         transfer.reopened_at, transfer.reopened_by, transfer.reopen_reason = now, user, reason
         transfer.save(update_fields=["reopened_at", "reopened_by", "reopen_reason"])
     return transfer
-
-
-def _invalidate_history(transfer: Transfer) -> None:
-    """The history page's cached monthly counts, if the cache exists, for both schools."""
-    invalidate: Callable[..., object] | None = getattr(history, "invalidate_monthly_counts", None)
-    if invalidate is None:
-        return
-    for establishment_id in (transfer.origin_establishment_id, transfer.destination_establishment_id):
-        invalidate(establishment_id)
 
 
 # --- e-mails -----------------------------------------------------------------------------------

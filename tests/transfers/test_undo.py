@@ -18,7 +18,7 @@ from tests.factories import (
     StudentFactory,
     UserFactory,
 )
-from transfers import undo
+from transfers import history, undo
 from transfers.models import Cause, Transfer
 from transfers.plan import plan_matching
 from transfers.run import run_matching
@@ -263,3 +263,14 @@ def test_both_schools_administrators_are_told_after_commit(
     assert "arrivé dans votre établissement" in received and "« Élèves reçus »" in received
     assert "0750654D" not in received  # the arrival's school is not told where it came from
     assert "parti de votre établissement" in by_recipient["admin.0750654D@example.org"].body
+
+
+def test_the_history_counts_forget_an_undone_transfer(scene, staff, now, django_capture_on_commit_callbacks):
+    destination = scene.destination_establishment
+    assert history.monthly_counts(destination, now=now)[-1].received == 1  # read, and cached
+
+    with django_capture_on_commit_callbacks(execute=True):
+        undo.transfer_undo(scene, user=staff, now=now + DAY, reason=REASON)
+
+    assert history.monthly_counts(destination, now=now)[-1].received == 0
+    assert history.monthly_counts(scene.origin_establishment, now=now)[-1].sent == 0
