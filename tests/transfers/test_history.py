@@ -67,6 +67,19 @@ def csv_lines(response) -> list[str]:
     return b"".join(response.streaming_content).decode("utf-8").split("\r\n")
 
 
+# The empty tables of an unfiltered page say what makes passports move (docs/home.md "Empty lists").
+NO_ARRIVAL_YET = (
+    "Aucun élève reçu pour l'instant. Le passeport d'un élève arrivé est reçu après l'import SIECLE qui "
+    "l'enregistre, lorsque son ancien établissement et le vôtre ont activé le transfert (Paramètres › "
+    "Transferts)."
+)
+NO_DEPARTURE_YET = (
+    "Aucun élève parti pour l'instant. Le passeport d'un élève est envoyé après l'import SIECLE qui "
+    "enregistre son départ, lorsque son nouvel établissement a aussi activé le transfert ; sinon, voyez la "
+    "liste des élèves transférables (Paramètres › Transferts)."
+)
+
+
 # --- the page -----------------------------------------------------------------------------------
 
 
@@ -82,7 +95,7 @@ def test_the_received_table_shows_date_student_school_of_origin_and_outcome(
     assert table(response, "recus") == [
         ["15/09/2026", "DUPONT Léa", "0920131T — Lycée Auguste-Renoir", "oui", "—", "automatique"]
     ]
-    assert table(response, "partis") == [["Aucun élève parti sur cette période."]]
+    assert table(response, "partis") == [[NO_DEPARTURE_YET]]
 
 
 def test_the_sent_table_shows_the_destination_and_the_french_cause_of_a_refusal(
@@ -116,7 +129,7 @@ def test_the_sent_table_shows_the_destination_and_the_french_cause_of_a_refusal(
             "Signaler une erreur pour MARTIN Hugo",
         ]
     ]
-    assert table(response, "recus") == [["Aucun élève reçu sur cette période."]]
+    assert table(response, "recus") == [[NO_ARRIVAL_YET]]
 
 
 def test_each_side_shows_its_own_student_record(client_for, principal, establishment, renoir):
@@ -162,8 +175,8 @@ def test_rows_between_two_other_establishments_never_appear(
     response = page(client_for(principal), establishment)
     export = b"".join(csv_export(client_for(principal), establishment).streaming_content).decode()
 
-    assert table(response, "recus") == [["Aucun élève reçu sur cette période."]]
-    assert table(response, "partis") == [["Aucun élève parti sur cette période."]]
+    assert table(response, "recus") == [[NO_ARRIVAL_YET]]
+    assert table(response, "partis") == [[NO_DEPARTURE_YET]]
     assert "0750655E" not in response.content.decode()
     assert "ETRANGER" not in export and "0920131T" not in export
 
