@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "transfers",
     "privacy",
     "demo",
+    "sso",
 ]
 
 MIDDLEWARE = [
@@ -123,8 +124,13 @@ LOGOUT_REDIRECT_URL = "login"
 AUTHENTICATION_BACKENDS = [
     # First: refuses a locked-out username + IP before the password is even checked.
     "axes.backends.AxesStandaloneBackend",
+    # Refuses the password of a user whose establishment logs in through the ENT only
+    # (docs/connexion.md §Modes); authenticates nobody itself.
+    "sso.backends.EntOnlyPasswordPolicy",
     # Django's ModelBackend, refusing a student whose record is inactive (docs/accounts.md).
     "students.accounts.StudentAccountBackend",
+    # The sessions opened by the ENT (CAS) or ProConnect (OpenID Connect): no password checked here.
+    "sso.backends.ConnectorBackend",
 ]
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -247,6 +253,33 @@ TRUSTED_PROXIES = env.list(
 OTP_TOTP_ISSUER = "cerisepro"
 # Staff may not read other staff's TOTP secrets or recovery codes in the admin.
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+
+# Log-in connectors (sso app, docs/connexion.md). The ENTs an administrator picks from in
+# *Paramètres › Connexion* (key → name, CAS server address); any other https address may be typed.
+# Examples: the project team of each region confirms its address (docs/connexion.md §ENT).
+CERISEPRO_KNOWN_ENTS = {
+    "monlycee": ("Île-de-France — monlycee.net", "https://ent.iledefrance.fr/cas/"),
+    "lyceeconnecte": ("Nouvelle-Aquitaine — Lycée connecté", "https://mon.lyceeconnecte.fr/cas/"),
+    "eclat-bfc": ("Bourgogne-Franche-Comté — ECLAT-BFC", "https://cas.eclat-bfc.fr/"),
+    "monbureaunumerique": ("Grand Est — Mon Bureau Numérique", "https://cas.monbureaunumerique.fr/"),
+    "ent-auvergnerhonealpes": (
+        "Auvergne-Rhône-Alpes — ENT Auvergne-Rhône-Alpes",
+        "https://cas.ent.auvergnerhonealpes.fr/",
+    ),
+}
+# CAS servers and OpenID providers over plain http: only for development and the test suite's
+# fixture servers; production requires https.
+SSO_ALLOW_HTTP = env.bool("SSO_ALLOW_HTTP", default=DEBUG)
+# Seconds a call to the ENT or to ProConnect may take (a server down must not hang the login).
+SSO_HTTP_TIMEOUT = env.int("SSO_HTTP_TIMEOUT", default=10)
+# ProConnect (OpenID Connect) for technical staff; off while PROCONNECT_DISCOVERY_URL is empty.
+# The discovery address (…/.well-known/openid-configuration) is given with the client id by ProConnect.
+PROCONNECT_DISCOVERY_URL = env.str("PROCONNECT_DISCOVERY_URL", default="")
+PROCONNECT_CLIENT_ID = env.str("PROCONNECT_CLIENT_ID", default="")
+PROCONNECT_CLIENT_SECRET = env.str("PROCONNECT_CLIENT_SECRET", default="")
+PROCONNECT_SCOPES = env.str("PROCONNECT_SCOPES", default="openid email given_name usual_name")
+# Optional acr_values sent to ProConnect (e.g. "eidas1"); the local second factor applies anyway.
+PROCONNECT_ACR_VALUES = env.str("PROCONNECT_ACR_VALUES", default="")
 
 # Celery. Default: kombu's filesystem transport under var/, so no broker server is needed.
 BROKER_DIR = VAR_DIR / "broker"

@@ -5,14 +5,15 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import TemplateView
 
-from .views import LogoutView
+from sso.views import LogoutView as SsoLogoutView
 
 # admin.site is cerisepro.admin.StaffAdminSite (cerisepro.apps.StaffAdminConfig): staff only, with
 # a verified second factor.
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("connexion/", auth_views.LoginView.as_view(), name="login"),
-    path("deconnexion/", LogoutView.as_view(), name="logout"),
+    # The project's logout, through the ENT's /logout for a session the ENT opened (sso.views).
+    path("deconnexion/", SsoLogoutView.as_view(), name="logout"),
     path(
         "mot-de-passe/",
         auth_views.PasswordChangeView.as_view(),
@@ -35,4 +36,5 @@ urlpatterns = [
     path("", include("students.urls")),
     path("", include("students.passport.urls")),
     path("", include("transfers.manual.urls")),
+    path("", include("sso.urls")),
 ]

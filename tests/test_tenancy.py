@@ -195,6 +195,27 @@ MATRIX = {
         SETTINGS_GET,
         _statuses(302, 302, 302, 403, 403, 404, 404),
     ),
+    # --- sso: the ENT and ProConnect logins (docs/connexion.md) ---
+    # Public: choosing the establishment, and its service URL (ctx's school uses the ENT): without
+    # a ticket it sends to the ENT; a POST without logoutRequest is refused.
+    "sso-ent-choose": (no_kwargs, _statuses(200, 200, 200, 200, 200, 200, 200), None),
+    "sso-cas-login": (
+        uai_kwargs,
+        _statuses(302, 302, 302, 302, 302, 302, 302),
+        _statuses(400, 400, 400, 400, 400, 400, 400),
+    ),
+    # ProConnect is not configured in the test settings: no such pages.
+    "sso-proconnect-login": (no_kwargs, _statuses(404, 404, 404, 404, 404, 404, 404), None),
+    "sso-proconnect-callback": (no_kwargs, _statuses(404, 404, 404, 404, 404, 404, 404), None),
+    # Paramètres › Connexion: the principal reads; links and imports are the administrator's.
+    "settings-connexion": (uai_kwargs, SETTINGS_GET, ADMIN_WRITE),
+    "sso-links": (uai_kwargs, ADMIN_ONLY_GET, ADMIN_WRITE_ONLY),
+    "sso-links-import": (uai_kwargs, ADMIN_ONLY_GET, ADMIN_WRITE_ONLY),
+    "sso-links-import-preview": (
+        lambda ctx: {"uai": ctx["establishment"].uai, "record": ctx["ent_import"].public_id},
+        ADMIN_ONLY_GET,
+        ADMIN_WRITE_ONLY,
+    ),
 }
 
 
@@ -232,7 +253,21 @@ def ctx(establishment, other_establishment, student_user, teacher):
         "sent": TransferFactory(
             origin_establishment=establishment, destination_establishment=other_establishment
         ),
+        **_sso_objects(establishment),
     }
+
+
+def _sso_objects(establishment):
+    """The establishment logs in through an ENT, and has an ENT export's preview."""
+    from django.utils import timezone
+
+    from sso.models import CasLinkImport, LoginMode, LoginSettings
+
+    LoginSettings.objects.create(
+        establishment=establishment, mode=LoginMode.BOTH, cas_server_url="https://ent.example.org/cas/"
+    )
+    preview = CasLinkImport.objects.create(establishment=establishment, created_at=timezone.now())
+    return {"ent_import": preview}
 
 
 def _cases(method):
