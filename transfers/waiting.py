@@ -25,9 +25,12 @@ from typing import NamedTuple
 
 from django.db import models
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from establishments.access import STAFF_ROLES
+from establishments.dashboard import StatusItem, french_plural
 from establishments.models import Establishment
 from students.identity import same_birth_date, same_last_name
 from students.models import Origin, Student
@@ -361,10 +364,12 @@ def waiting_departures(
 
 
 def waiting_counts(establishment: Establishment, now: datetime) -> WaitingCounts:
-    """How many arrivals and departures of this establishment wait (the home page's status panel)."""
-    return WaitingCounts(
-        len(waiting_arrivals(establishment, now)), len(waiting_departures(establishment, now))
-    )
+    """How many arrivals and departures of this establishment wait (the home page's status panel).
+
+    Two COUNT queries: every student of the two selections waits, whatever its reason.
+    """
+    scope = _scope(establishment, None)
+    return WaitingCounts(_arrivals_qs(now, scope).count(), _departures_qs(now, scope).count())
 
 
 def reason_counts(waiting: Iterable[WaitingStudent]) -> list[tuple[WaitingReason, int]]:
@@ -373,3 +378,28 @@ def reason_counts(waiting: Iterable[WaitingStudent]) -> list[tuple[WaitingReason
     for item in waiting:
         counts[item.reason] += 1
     return [(reason, counts[reason]) for reason in WaitingReason if counts[reason]]
+
+
+# --- the home page's status panel (establishments.dashboard; registered by transfers) ----------
+
+
+def _status_item(key: str, label: str, count: int, establishment: Establishment, role: str) -> StatusItem:
+    value = french_plural(count, "%(count)d élève", "%(count)d élèves")
+    url = reverse("transfer-waiting", args=[establishment.uai]) if role in STAFF_ROLES else ""
+    warning = ""
+    if count and not establishment.transfer_enabled:
+        warning = str(_("Le transfert n'est pas activé : activez-le dans Paramètres › Transferts."))
+    return StatusItem(key, label, value, url, warning)
+
+
+def arrivals_item(establishment: Establishment, now: datetime, role: str) -> StatusItem:
+    """ "Arrivés, passeport en attente": one COUNT query."""
+    count = _arrivals_qs(now, _scope(establishment, None)).count()
+    return _status_item("waiting_arrivals", "Arrivés, passeport en attente", count, establishment, role)
+
+
+def departures_item(establishment: Establishment, now: datetime, role: str) -> StatusItem:
+    """ "Partis, en attente d'un établissement d'accueil": one COUNT query."""
+    count = _departures_qs(now, _scope(establishment, None)).count()
+    label = "Partis, en attente d'un établissement d'accueil"
+    return _status_item("waiting_departures", label, count, establishment, role)

@@ -8,6 +8,7 @@ import datetime
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from students.models import Student
 from transfers.models import Cause, HoldReason, Transfer
@@ -16,7 +17,9 @@ from transfers.waiting import (
     ARRIVAL,
     DEPARTURE,
     WaitingReason,
+    arrivals_item,
     closes_on,
+    departures_item,
     reason_counts,
     waiting_arrivals,
     waiting_counts,
@@ -213,3 +216,28 @@ def test_the_staff_view_spans_every_establishment(schools):
         (new.pk, ARRIVAL),
     }
     assert Student.objects.count() == 2
+
+
+def test_the_counts_are_the_lists_lengths_in_two_queries(schools, django_assert_num_queries):
+    old, new = schools
+    _crowd(old, new, 12)
+    with django_assert_num_queries(2):
+        counts = waiting_counts(new, NOW)
+    assert counts == (len(waiting_arrivals(new, NOW)), len(waiting_departures(new, NOW))) == (12, 12)
+
+
+def test_the_home_page_items_count_and_link_to_the_page(schools, django_assert_num_queries):
+    old, new = schools
+    new.transfer_enabled = False
+    new.save()
+    _crowd(old, new, 3)
+    with django_assert_num_queries(2):
+        items = [arrivals_item(new, NOW, "chef"), departures_item(new, NOW, "chef")]
+    assert [(i.key, i.value) for i in items] == [
+        ("waiting_arrivals", "3 élèves"),
+        ("waiting_departures", "3 élèves"),
+    ]
+    assert items[0].url == reverse("transfer-waiting", args=[new.uai])
+    assert "Paramètres › Transferts" in items[0].warning
+    assert arrivals_item(new, NOW, "enseignant").url == ""  # a teacher cannot open the page
+    assert departures_item(old, NOW, "chef").value == "1 élève"  # singular, as French says it
