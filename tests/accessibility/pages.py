@@ -6,6 +6,8 @@ free-text field is hostile, every page has rows, a preview, a chart, an authoris
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.urls import reverse
 
 from tests.browser import login
@@ -39,6 +41,11 @@ def school_pages(scene: Scene) -> dict[str, list[str]]:
     # Paramètres › Utilisateurs: the list, the creation form and a user's page (docs/accounts.md).
     users = [reverse("settings-users", args=[uai]), reverse("settings-user", args=[uai, scene.teacher.pk])]
     admin += [*users, reverse("settings-user-create", args=[uai])]
+    # The fiches de connexion of the student's class, logins only (docs/accounts.md "Student accounts");
+    # the sheet with the passwords, a POST's answer, is audited in tests/students/test_browser_accounts.py.
+    classe = urlencode({"classe": scene.student.class_code})
+    login_sheet = f"{reverse('student-login-sheet', args=[uai])}?{classe}"
+    admin.append(login_sheet)
     # "Mot de passe oublié ?", its answer, a link no longer valid, and the page after a reset.
     password_reset = [
         reverse("password_reset"),
@@ -56,12 +63,14 @@ def school_pages(scene: Scene) -> dict[str, list[str]]:
             reverse("transfer-history", args=[uai]),
             reverse("transfer-waiting", args=[uai]),
             reverse("student-list", args=[uai]),
+            login_sheet,
             *users,
             *common,
         ],
         "enseignant": [
             reverse("establishment-home", args=[uai]),
             reverse("student-list", args=[uai]),
+            login_sheet,
             reverse("passport", args=[uai, student]),
             reverse("passport-entry-create", args=[uai, student, "fiche"]),
             reverse("passport-entry-edit", args=[uai, student, entry]),
@@ -102,6 +111,8 @@ def admin_pages(scene: Scene) -> list[str]:
         reverse("admin:transfers_transfer_force", args=[scene.forceable_transfer_pk]),
         reverse("admin:transfers_transfer_diagnostic"),
         reverse("admin:transfers_matchingrun_changelist"),
+        reverse("admin:transfers_matchingrun_national"),
+        reverse("admin:transfers_transfer_undo", args=[scene.school.transfers_sent.get().pk]),
         reverse("admin:transfers_reminder_changelist"),
         reverse("admin:transfers_reminder_waiting"),
         reverse("admin:transfers_manualauthorisation_changelist"),

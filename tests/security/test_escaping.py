@@ -44,6 +44,7 @@ def admin_pages(scene):
         reverse("admin:transfers_transfer_changelist"),
         reverse("admin:transfers_transfer_change", args=[scene.forceable_transfer_pk]),
         reverse("admin:transfers_transfer_force", args=[scene.forceable_transfer_pk]),
+        reverse("admin:transfers_transfer_undo", args=[scene.school.transfers_sent.get().pk]),
         reverse("admin:transfers_manualauthorisation_changelist"),
         reverse("admin:transfers_manualauthorisation_change", args=[scene.pending_authorisation.pk]),
         reverse("admin:establishments_auditlogentry_changelist"),
