@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 
 from establishments.models import Role
+from tests.accessibility.axe import audit
 from tests.browser import login, logout
 from tests.factories import StudentFactory, UserFactory
 
@@ -54,6 +55,13 @@ def test_an_administrator_prints_a_class_s_sheet_and_a_student_sets_a_password_t
     password = values[3]
     assert "ne seront plus jamais affichés" in page.get_by_role("status").inner_text()
     assert page.get_by_role("button", name="Imprimer").is_visible()
+    # The sheet with the passwords is a POST's answer: audited here, as tests/accessibility does
+    # for the pages a GET reaches (axe-core, then a phone's width).
+    serious = [v["id"] for v in audit(page) if v["impact"] in ("serious", "critical")]
+    assert serious == []
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.set_viewport_size({"width": 1280, "height": 900})
     page.emulate_media(media="print")
     assert not page.get_by_role("button", name="Imprimer").is_visible()
     assert not page.get_by_role("status").is_visible()  # the warning is for the screen only
