@@ -152,6 +152,8 @@ class StaffUserForm(SafeInputMixin, forms.Form):
 
     def __init__(self, *args, roles: tuple[str, ...], with_login: bool, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["role"].choices = [(role, Role(role).label) for role in roles]
+        role_field = self.fields["role"]
+        assert isinstance(role_field, forms.ChoiceField)
+        role_field.choices = [(role, Role(role).label) for role in roles]
         if not with_login:
             del self.fields["username"]

@@ -116,7 +116,7 @@ def _check_not_last_administrator(user: User) -> None:
     if not (user.is_active and user.role == Role.ADMINISTRATOR):
         return
     others = User.objects.filter(
-        establishment_id=user.establishment_id, role=Role.ADMINISTRATOR, is_active=True
+        establishment=user.establishment, role=Role.ADMINISTRATOR, is_active=True
     ).exclude(pk=user.pk)
     if not others.exists():
         raise ValidationError(
