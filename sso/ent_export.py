@@ -36,7 +36,7 @@ PREVIEW_LIFETIME = datetime.timedelta(days=1)
 HEADERS: dict[str, tuple[str, ...]] = {
     "last_name": ("nom", "nomdefamille", "nomfamille", "nomdusage", "lastname", "sn"),
     "first_name": ("prenom", "firstname", "givenname"),
-    "birth_date": ("datedenaissance", "datenaissance", "naissance", "nele", "birthdate"),
+    "birth_date": ("datedenaissance", "datenaissance", "naissance", "nele", "neele", "birthdate"),
     "class_code": ("classe", "classes", "division", "divisions"),
     "login": ("login", "identifiant", "identifiantent", "loginent", "uid", "id", "identifiantunique"),
     "email": ("email", "mail", "courriel", "adressemail", "adresseemail", "adressecourriel"),

@@ -143,7 +143,8 @@ def cas_links(request: SchoolRequest) -> HttpResponse:
         status = 400
     users = establishment.users.select_related("cas_link").order_by("role", "last_name", "first_name", "pk")
     page = Paginator(users, LINKS_PER_PAGE).get_page(request.GET.get("page"))
-    failed_user = form.cleaned_data.get("user") if form is not None and form.is_valid() else None
+    # After is_valid(), cleaned_data keeps "user" even when the service refused the identifier.
+    failed_user = getattr(form, "cleaned_data", {}).get("user") if form is not None else None
     context = {"page": page, "form": form, "failed_user": failed_user}
     context |= {"establishment": establishment, "tab": "connexion", "can_write": True}
     return render(request, "sso/links.html", context, status=status)

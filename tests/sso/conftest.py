@@ -25,7 +25,7 @@ def cas_server(settings):
 
 
 @pytest.fixture
-def oidc_provider(settings):
+def oidc_provider(settings, db):
     settings.SSO_ALLOW_HTTP = True
     provider = OidcProvider()
     provider.start()
