@@ -1,4 +1,4 @@
-"""python -m bench import | import-memory N | national | national-job NOW BATCH | web"""
+"""python -m bench import | import-memory N | import-child FILE | national | national-job NOW BATCH | web"""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from . import import_siecle, national, web
 COMMANDS = {
     "import": lambda argv: import_siecle.main(argv),
     "import-memory": lambda argv: import_siecle.peak_memory_child(int(argv[0])) or 0,
+    "import-child": lambda argv: import_siecle.import_child(argv),
     "national": lambda argv: national.main(argv),
     "national-job": lambda argv: national.job_child(*argv),
     "web": lambda argv: web.main(argv),

@@ -81,25 +81,22 @@ def same_last_name(a: str | None, b: str | None) -> bool:
     return bool(left) and left == comparable_name(b)
 
 
-def kept_identity(row: SiecleStudent, current: CurrentStudent | None) -> dict[str, object]:
-    """The identity a matched record keeps: a field missing from the file keeps its stored value.
+def kept_identity(row: SiecleStudent, current: CurrentStudent | None) -> tuple[str, str, str, date | None]:
+    """The identity a matched record keeps (IDENTITY_FIELDS, in order): a field missing from the
+    file keeps its stored value.
 
     Reduced exports (no ``ID_NATIONAL``, no ``DATE_NAISS``) must not erase what identifies a
-    student, or every transfer of the school would stop silently.
+    student, or every transfer of the school would stop silently. A plain tuple: it runs once per
+    student of every import.
     """
     if current is None:
-        return {
-            "ine": stored_ine(row),
-            "last_name": row.last_name,
-            "first_name": row.first_name,
-            "birth_date": row.birth_date,
-        }
-    return {
-        "ine": stored_ine(row) or current.ine,
-        "last_name": row.last_name or current.last_name,
-        "first_name": row.first_name or current.first_name,
-        "birth_date": row.birth_date or current.birth_date,
-    }
+        return (stored_ine(row), row.last_name, row.first_name, row.birth_date)
+    return (
+        stored_ine(row) or current.ine,
+        row.last_name or current.last_name,
+        row.first_name or current.first_name,
+        row.birth_date or current.birth_date,
+    )
 
 
 def same_birth_date(a: date | None, b: date | None) -> bool:
