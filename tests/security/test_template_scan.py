@@ -41,6 +41,7 @@ ALLOWED_UNESCAPED_TEMPLATES = {
     "templates/transfers/email_sent_subject.txt",
     "templates/transfers/email_undone.txt",
     "templates/transfers/email_undone_subject.txt",
+    "templates/transfers/email_manual_authorised.txt",
 }
 ALLOWED_UNESCAPED_MODULES = {
     # The SVG chart: every piece is built by format_html (which escapes labels and numbers);
