@@ -7,12 +7,15 @@ import re
 
 import pytest
 from django.core import mail
+from django.urls import reverse
 from playwright.sync_api import expect
 
 from establishments.models import Role, User
 
 from .. import browser
 from ..browser import login, logout
+from ..security.scene import hostile_school
+from ..security.test_csp_browser import visit, watch_violations
 
 pytestmark = pytest.mark.browser
 browser_page = browser.browser_page  # the fixture, made visible to this module
@@ -92,3 +95,33 @@ def test_a_forgotten_password_is_reset_from_the_login_page(browser_page, live_se
     login(page, live_server, "prof", NEW_PASSWORD)
 
     expect(page.get_by_role("button", name="Se déconnecter")).to_be_visible()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_users_and_reset_pages_satisfy_the_content_security_policy(browser_page, live_server):
+    scene = hostile_school()  # every user is named <script>alert(1)</script>
+    page = browser_page
+    violations = watch_violations(page)
+    visit(
+        page,
+        live_server,
+        [
+            reverse("password_reset"),
+            reverse("password_reset_done"),
+            reverse("password_reset_confirm", args=["MQ", "lien-perime"]),
+            reverse("password_reset_complete"),
+        ],
+    )
+    login(page, live_server, scene.admin.username)
+    uai = scene.school.uai
+    visit(
+        page,
+        live_server,
+        [
+            reverse("settings-users", args=[uai]),
+            reverse("settings-user-create", args=[uai]),
+            reverse("settings-user", args=[uai, scene.teacher.pk]),
+        ],
+    )
+
+    assert violations == []

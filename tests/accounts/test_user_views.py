@@ -190,3 +190,17 @@ def test_a_reset_from_the_page_emails_the_user(
     assert "un lien pour en choisir un nouveau a été envoyé à prof@ac-paris.fr" in response.content.decode()
     assert [message.to for message in mailoutbox] == [["prof@ac-paris.fr"]]
     assert "http://testserver/mot-de-passe-oublie/" in mailoutbox[0].body
+
+
+def test_hostile_names_are_shown_as_text(client, establishment, admin_user):
+    hostile = UserFactory(
+        username="hostile",
+        establishment=establishment,
+        role=Role.TEACHER,
+        last_name="<script>alert(1)</script>",
+    )
+    client.force_login(admin_user)
+
+    for url in (users_url(establishment), users_url(establishment, hostile.pk)):
+        page = client.get(url).content.decode()
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert(1)" not in page
