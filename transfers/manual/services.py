@@ -233,7 +233,7 @@ def notify_staff_of_authorisations(establishment_id: int) -> bool:
 def authorisation_state(authorisation: ManualAuthorisation, establishment: Establishment) -> str:
     """What the school reads of its authorisation: waiting, executed on …, or cancelled on … by whom.
 
-    docs/transfers.md "Manual path": staff give no reason today (the model has no field for it).
+    docs/operations.md "Manual authorisations": staff give no reason (the model has no field for it).
     """
     status = authorisation.status
     if status == ManualAuthorisation.Status.PENDING:
