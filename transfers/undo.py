@@ -153,6 +153,10 @@ def transfer_undo(transfer: Transfer, *, user: User, now: datetime.datetime, rea
     """
     reason = _clean_reason(reason, _("Indiquez le motif de l'annulation."))
     with transaction.atomic():
+        # The copies are locked too: nothing edits them meanwhile. A run copying B's passport onward
+        # to C at this very moment reads B's entries without locking them (the job locks C only):
+        # should it commit between the check and the delete, C keeps what it received from B, its
+        # copies' source_entry set to NULL by the delete, original_entry still naming A's entries.
         transfer = _lock(transfer)
         refusal = _state_refusal(transfer)
         copies = [] if refusal else list(copies_of(transfer).select_for_update())
