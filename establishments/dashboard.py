@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 
 from .access import STAFF_ROLES
@@ -27,9 +27,6 @@ from .models import Establishment, Role, User
 LETTERHEAD_FIELDS = ("phone", "address", "postal_code", "city")
 # The administrator's first steps, in the order the checklist shows them (docs/home.md).
 CHECKLIST_ORDER = ("details", "images", "siecle", "transfer", "users")
-# The page where an administrator creates the establishment's users (issue 12 item 1), when it
-# exists; until then the step tells them to ask technical staff.
-USERS_PAGE = "settings-users"
 
 
 @dataclass(frozen=True)
@@ -37,7 +34,7 @@ class ChecklistStep:
     key: str  # one of CHECKLIST_ORDER
     label: str
     done: bool
-    url: str  # where the step is done ("" when no page of the school does it)
+    url: str  # the page where the step is done
     help: str = ""
 
 
@@ -116,10 +113,7 @@ def home_context(establishment: Establishment, user: User, *, now: datetime) -> 
 
 
 def _url(name: str, establishment: Establishment) -> str:
-    try:
-        return reverse(name, args=[establishment.uai])
-    except NoReverseMatch:
-        return ""
+    return reverse(name, args=[establishment.uai])
 
 
 def _details_step(establishment: Establishment, user: User) -> ChecklistStep:
@@ -155,13 +149,12 @@ def _transfer_step(establishment: Establishment, user: User) -> ChecklistStep:
 
 def _users_step(establishment: Establishment, user: User) -> ChecklistStep:
     others = establishment.users.filter(is_active=True).exclude(pk=user.pk)
-    url = _url(USERS_PAGE, establishment)
     return ChecklistStep(
         "users",
         "Créer les comptes des autres utilisateurs (chef d'établissement, enseignants)",
         others.exists(),
-        url,
-        "" if url else "Demandez leur création à l'assistance technique de cerisepro.",
+        _url("settings-users", establishment),
+        "Chacun reçoit par e-mail un lien pour choisir son mot de passe.",
     )
 
 

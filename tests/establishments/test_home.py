@@ -48,7 +48,13 @@ def test_a_new_schools_administrator_sees_the_first_steps_each_linking_to_its_pa
 
     assert "Premiers pas" in content
     assert "Étapes faites : 0 sur 5" in content
-    for name in ("settings-details", "settings-logo", "siecle-import", "settings-transfers"):
+    for name in (
+        "settings-details",
+        "settings-logo",
+        "siecle-import",
+        "settings-transfers",
+        "settings-users",
+    ):
         assert f'href="{reverse(name, args=[establishment.uai])}"' in content
     assert "État de l'établissement" in content
 

@@ -50,7 +50,10 @@ def test_a_new_school_has_every_step_to_do_in_order(establishment, admin_user):
         ("transfer", False),
         ("users", False),
     ]
-    assert all(step.url for step in checklist if step.key != "users")
+    assert [step.url for step in checklist] == [
+        f"/etablissements/0750654D/parametres/{tab}/"
+        for tab in ("etablissement", "logo", "import-siecle", "transferts", "utilisateurs")
+    ]
 
 
 def test_the_details_step_is_done_once_phone_and_address_are_filled_in(establishment, admin_user):
