@@ -138,10 +138,17 @@ def batch_decisions(destinations: list[Student], now: datetime) -> list[Decision
     decided: dict[int, set[int]] = defaultdict(set)
     decided_recent: dict[int, datetime] = {}
     rows = Transfer.objects.filter(DECISION_IN_FORCE, destination_student__in=destinations).values_list(
-        "destination_student_id", "origin_student_id", "origin_student__deactivated_at"
+        "destination_student_id", "origin_student_id", "origin_student__deactivated_at", "cause", "ine"
     )
-    for destination_id, origin_id, deactivated_at in rows:
+    current_ine = {d.pk: d.ine for d in destinations}
+    for destination_id, origin_id, deactivated_at, cause, ine in rows:
         decided[destination_id].add(origin_id)
+        if cause == Cause.UNDONE and ine != current_ine[destination_id]:
+            # An undone transfer under an INE the destination no longer carries was a mistaken
+            # identity, since corrected: it is no origin of this student for the "most recent
+            # origin" rule (docs/transfers.md §10). Under the same INE it still counts (a forged
+            # arrival must not pull the student's older passports once the latest was undone).
+            continue
         if deactivated_at and (
             destination_id not in decided_recent or deactivated_at > decided_recent[destination_id]
         ):

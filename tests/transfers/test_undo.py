@@ -274,3 +274,38 @@ def test_the_history_counts_forget_an_undone_transfer(scene, staff, now, django_
 
     assert history.monthly_counts(destination, now=now)[-1].received == 0
     assert history.monthly_counts(scene.origin_establishment, now=now)[-1].sent == 0
+
+
+def test_once_the_mistyped_ine_is_fixed_the_real_origin_is_transferred(scene, staff, now):
+    """A mistyped INE pulled A's passport into B; the real origin C left earlier under the right INE."""
+    destination = scene.destination_student
+    real = left(school("0752387M"), now - 20 * DAY, created=now - 700 * DAY)
+    real.ine = "123456789AB"
+    real.save()
+    PassportEntryFactory(
+        student=real, title="Du vrai lycée", created_at=now - 50 * DAY, updated_at=now - 50 * DAY
+    )
+    undo.transfer_undo(scene, user=staff, now=now + DAY, reason=REASON)
+    destination.ine = real.ine  # the school fixed the INE in SIECLE and re-imported it
+    destination.save()
+
+    run = run_matching(now=now + 2 * DAY)
+
+    assert (run.pairs_decided, run.transfers_done) == (1, 1)
+    assert list(copies(Transfer.objects.get(origin_student=real)).values_list("title", flat=True)) == [
+        "Du vrai lycée"
+    ]
+    assert Transfer.objects.get(pk=scene.pk).cause == Cause.UNDONE  # A → B stays undone, not re-decided
+
+
+def test_under_the_same_ine_an_undone_transfer_still_keeps_older_origins_out(scene, staff, now):
+    """A forged arrival: once the latest school's passport is undone, the older one must not follow."""
+    older = left(school("0752387M"), now - 40 * DAY, created=now - 900 * DAY)
+    PassportEntryFactory(student=older, created_at=now - 300 * DAY, updated_at=now - 300 * DAY)
+    undo.transfer_undo(scene, user=staff, now=now + DAY, reason=REASON)
+
+    run = run_matching(now=now + 2 * DAY)
+
+    assert (run.pairs_decided, run.transfers_done) == (1, 0)
+    assert Transfer.objects.get(origin_student=older).cause == Cause.MORE_RECENT_ORIGIN
+    assert not copies(scene).exists()
