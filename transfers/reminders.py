@@ -24,6 +24,7 @@ from datetime import date, datetime
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -48,6 +49,7 @@ class Notice:
     establishment_id: int
     kind: str
     keys: dict[str, date] = field(default_factory=dict)  # week or pair → closing date
+    students: int = 0  # how many students wait (a weekly reminder; a closing notice counts its pairs)
 
 
 def week_key(now: datetime) -> str:
@@ -78,8 +80,9 @@ def plan_reminders(waiting: Iterable[WaitingStudent], now: datetime) -> list[Not
         if not establishment.transfer_reminders_enabled or item.counterpart is None:
             continue  # opted out, or nothing waits on the other side
         if item.reason == WaitingReason.THIS_NOT_ENABLED:
-            keys = notice(establishment.pk, ReminderKind.NOT_ENABLED).keys
-            keys[week] = min(keys.get(week, item.closes_on), item.closes_on)
+            weekly = notice(establishment.pk, ReminderKind.NOT_ENABLED)
+            weekly.keys[week] = min(weekly.keys.get(week, item.closes_on), item.closes_on)
+            weekly.students += 1
         elif item.blocked_by_other_side and establishment.transfer_enabled:
             kind = _closing_kind(item.closes_on, today)
             if kind is not None:
@@ -87,19 +90,7 @@ def plan_reminders(waiting: Iterable[WaitingStudent], now: datetime) -> list[Not
     return list(notices.values())
 
 
-def _count_for(notice: Notice, waiting: list[WaitingStudent]) -> int:
-    if notice.kind == ReminderKind.NOT_ENABLED:
-        return sum(
-            1
-            for item in waiting
-            if item.student.establishment_id == notice.establishment_id
-            and item.reason == WaitingReason.THIS_NOT_ENABLED
-            and item.counterpart is not None
-        )
-    return 1  # a closing notice is recorded per pair: one student each
-
-
-def _record(notice: Notice, waiting: list[WaitingStudent], recipients: int, now: datetime) -> list[Reminder]:
+def _record(notice: Notice, recipients: int, now: datetime) -> list[Reminder]:
     """Record the reminders not sent yet for this notice; [] when all were (or a concurrent run won)."""
     sent = set(
         Reminder.objects.filter(
@@ -113,7 +104,7 @@ def _record(notice: Notice, waiting: list[WaitingStudent], recipients: int, now:
             key=key,
             sent_at=now,
             recipients=recipients,
-            students=_count_for(notice, waiting),
+            students=notice.students if notice.kind == ReminderKind.NOT_ENABLED else 1,
             closes_on=closing,
         )
         for key, closing in sorted(notice.keys.items())
@@ -131,7 +122,9 @@ def _record(notice: Notice, waiting: list[WaitingStudent], recipients: int, now:
 
 def send_reminders(now: datetime) -> list[Reminder]:
     """Record today's reminders and queue their e-mails once the records commit (docs/transfers.md §9)."""
-    waiting = waiting_arrivals(None, now) + waiting_departures(None, now)
+    # Only the schools that did not turn reminders off (the opt-out is checked again per item).
+    scope = Q(establishment__transfer_reminders_enabled=True)
+    waiting = waiting_arrivals(None, now, students=scope) + waiting_departures(None, now, students=scope)
     notices = plan_reminders(waiting, now)
     recipients = _administrator_emails({n.establishment_id for n in notices})
     recorded: list[Reminder] = []
@@ -143,7 +136,7 @@ def send_reminders(now: datetime) -> list[Reminder]:
                     notice.establishment_id,
                 )
                 continue
-            recorded += _record(notice, waiting, len(recipients[notice.establishment_id]), now)
+            recorded += _record(notice, len(recipients[notice.establishment_id]), now)
         if recorded:
             ids = [reminder.pk for reminder in recorded]
             transaction.on_commit(lambda: _enqueue(ids), robust=True)

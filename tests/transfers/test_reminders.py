@@ -150,3 +150,16 @@ def test_once_transfer_is_turned_on_the_reminders_stop(scene, django_capture_on_
     _run(FIRST_DAY, django_capture_on_commit_callbacks)
     establishment_set_transfer(old, old_admin, enabled=True, cnil_number="1929152", now=paris(2026, 11, 12))
     assert _run(datetime.date(2026, 11, 16), django_capture_on_commit_callbacks) == []
+
+
+def test_the_weekly_reminder_counts_every_waiting_student_and_gives_the_earliest_date(
+    scene, django_capture_on_commit_callbacks
+):
+    old, new, old_admin, _new_admin = scene
+    left(old, paris(2026, 10, 1), ine="070832327JB", last_name="BERNARD")
+    arrived(new, paris(2026, 10, 2), ine="070832327JB", last_name="BERNARD")
+    (weekly,) = [r for r in _run(FIRST_DAY, django_capture_on_commit_callbacks) if r.establishment == old]
+    assert (weekly.students, weekly.closes_on) == (2, datetime.date(2027, 3, 5))
+    (message,) = _mails_to(old_admin.email)
+    assert "Les passeports professionnels de 2 élèves attendent" in message.body
+    assert "2 passeports professionnels attendent" in message.subject
