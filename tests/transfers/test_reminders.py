@@ -163,3 +163,23 @@ def test_the_weekly_reminder_counts_every_waiting_student_and_gives_the_earliest
     (message,) = _mails_to(old_admin.email)
     assert "Les passeports professionnels de 2 élèves attendent" in message.body
     assert "2 passeports professionnels attendent" in message.subject
+
+
+def test_a_departure_waiting_for_a_school_without_transfer_is_the_waiting_side_too(
+    db, celery_conf, django_capture_on_commit_callbacks
+):
+    celery_conf(task_always_eager=True)
+    old = EstablishmentFactory(transfer_enabled=True, cnil_declaration_number="1929152")
+    new = EstablishmentFactory()  # the arrival's school has not turned transfer on
+    old_admin = UserFactory(establishment=old, role="administrateur", email="admin@ancien.example")
+    new_admin = UserFactory(establishment=new, role="administrateur", email="admin@nouveau.example")
+    left(old, LEFT_AT)
+    arrived(new, ARRIVED_AT)
+    sent = _run(datetime.date(2027, 2, 26), django_capture_on_commit_callbacks)
+    assert {(r.establishment, r.kind) for r in sent} == {
+        (old, ReminderKind.CLOSING_7),
+        (new, ReminderKind.NOT_ENABLED),
+    }
+    assert "que l'autre établissement concerné active le transfert" in _mails_to(old_admin.email)[0].body
+    assert new.name not in _mails_to(old_admin.email)[0].body
+    assert len(_mails_to(new_admin.email)) == 1
