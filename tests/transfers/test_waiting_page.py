@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -51,3 +53,28 @@ def test_the_waiting_side_sees_the_other_side_has_not_turned_transfer_on(scene, 
     page = client.get(reverse("transfer-waiting", args=[here.uai])).content.decode()
     assert "L&#x27;établissement d&#x27;origine n&#x27;a pas activé le transfert" in page
     assert "voir l'élève" in page  # the incomplete identity links to the student
+
+
+def _queries_for_the_page(client, establishment) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("transfer-waiting", args=[establishment.uai]))
+    assert response.status_code == 200
+    return len(queries)
+
+
+def test_the_page_runs_as_many_queries_for_200_students_as_for_10(db, client_for):
+    here = EstablishmentFactory(uai="0750654D", transfer_enabled=True, cnil_declaration_number="1929152")
+    there = EstablishmentFactory(uai="0920131T")
+    client = client_for(UserFactory(establishment=here, role="chef"))
+    now = timezone.now()
+    counts = []
+    for size in (10, 200):
+        for n in range(len(counts) * 10, size):
+            ine = f"{100000000 + n:09d}AB"
+            left(there, now - timezone.timedelta(days=20), ine=ine)
+            arrived(here, now - timezone.timedelta(days=10), ine=ine)
+            left(here, now - timezone.timedelta(days=5), ine=f"{200000000 + n:09d}AB")
+        counts.append(_queries_for_the_page(client, here))
+    page = client.get(reverse("transfer-waiting", args=[here.uai])).content.decode()
+    assert "Élèves arrivés (200)" in page and "Élèves partis (200)" in page
+    assert counts[0] == counts[1]
