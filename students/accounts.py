@@ -183,16 +183,18 @@ def _create_accounts(
         student.user = user
         student.save(update_fields=["user"])
         outcome.created.append(_card(student, login, password))
-    if outcome.created or outcome.reset:
-        audit_record(
-            establishment,
-            by,
-            "Comptes élèves créés" if not outcome.reset else "Comptes élèves créés ou réinitialisés",
-            {
-                "comptes créés": [card.login for card in outcome.created],
-                "mots de passe réinitialisés": [card.login for card in outcome.reset],
-            },
+    changes = {
+        # One string per kind: the journal reads a two-item list as "old → new".
+        label: ", ".join(card.login for card in cards)
+        for label, cards in (
+            ("comptes créés", outcome.created),
+            ("mots de passe réinitialisés", outcome.reset),
         )
+        if cards
+    }
+    if changes:
+        action = "Comptes élèves créés" if not outcome.reset else "Comptes élèves créés ou réinitialisés"
+        audit_record(establishment, by, action, changes)
     return outcome
 
 

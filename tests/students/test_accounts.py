@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from accounts.initial_passwords import ALPHABET, must_change_password
 from accounts.models import ImportDeactivation, InitialPassword
+from establishments.admin import readable_changes
 from establishments.models import AuditLogEntry, Role, User
 from students.accounts import (
     LOGIN_MAX_LENGTH,
@@ -142,7 +143,10 @@ def test_the_passwords_are_stored_nowhere_in_clear(establishment, admin_user):
         )
     entry = AuditLogEntry.objects.get(establishment=establishment)
     assert entry.user == admin_user
-    assert sorted(entry.changes["comptes créés"]) == sorted(card.login for card in outcome.created)
+    assert sorted(entry.changes["comptes créés"].split(", ")) == sorted(
+        card.login for card in outcome.created
+    )
+    assert readable_changes(entry.changes).startswith("Comptes créés : ")  # the admin's journal
 
 
 def test_changing_the_password_lifts_the_obligation(establishment, admin_user):

@@ -4,14 +4,16 @@ and the list's empty states (docs/accounts.md, "Student accounts")."""
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import InitialPassword
+from accounts.sessions import AUTHENTICATED_AT
 from establishments.models import AuditLogEntry, Role, User
-from tests.factories import EstablishmentFactory, StudentFactory, UserFactory
+from tests.factories import PASSWORD, EstablishmentFactory, StudentFactory, UserFactory
 
 PASSWORD_ON_SHEET = re.compile(r'class="mono">([a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4})<')
 
@@ -216,3 +218,20 @@ def test_the_list_shows_accounts_and_offers_the_actions_by_role(
     for_teacher = client_for(teacher).get(url, {"classe": "2MV1"}).content.decode()
     assert "Créer les comptes" not in for_teacher and 'name="eleves"' not in for_teacher
     assert "lea.durand" in for_teacher and "Imprimer les identifiants de la classe 2MV1" in for_teacher
+
+
+def test_creating_accounts_long_after_the_login_asks_for_the_password_again(
+    client_for, admin_user, establishment, a_class, settings
+):
+    client = client_for(admin_user)
+    session = client.session
+    session[AUTHENTICATED_AT] = int(time.time()) - settings.REAUTHENTICATION_MINUTES * 60 - 5
+    session.save()
+    data = {"portee": "classe", "classe": "2MV1"}
+
+    asked = client.post(create_url(establishment), data)
+    assert asked.status_code == 200 and "reauth-password" in asked.content.decode()
+    assert not User.objects.filter(student_record__in=a_class).exists()
+
+    sheet = client.post(create_url(establishment), {**data, "reauth-password": PASSWORD})
+    assert len(PASSWORD_ON_SHEET.findall(sheet.content.decode())) == 2

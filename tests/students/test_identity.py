@@ -93,9 +93,11 @@ def test_a_file_whose_siecle_ids_name_other_children_never_gives_them_the_old_re
     newcomer = Student.objects.get(ine=new_rows[0].ine)
     assert newcomer.pk != adam.pk and newcomer.user is None and not newcomer.passport_entries.exists()
     assert newcomer.siecle_id == old_rows[0].siecle_id
-    # The child's account still opens the child's own passport, never the newcomer's.
+    # The child's account never opens the newcomer's passport: having left, the child can no longer
+    # log in here at all (issue 12, docs/accounts.md "Student accounts"); the bilan stays on its record.
     page = client_for(account).get(reverse("my-passport", args=[establishment.uai]), follow=True)
-    assert "Bilan de Adam" in page.content.decode()
+    assert page.redirect_chain[-1][0].startswith(reverse("login"))
+    assert "Bilan de Adam" not in page.content.decode()
     assert new_rows[0].last_name not in page.content.decode()
     # The history keeps the name it had.
     gone.refresh_from_db()
