@@ -8,6 +8,7 @@ urlpatterns = [
     path("connexion/ent/", views.ent_choose, name="sso-ent-choose"),
     # The service URL to give to the ENT (docs/connexion.md §What the ENT must be told).
     path("etablissements/<str:uai>/connexion/ent/", views.cas_login, name="sso-cas-login"),
+    path("deconnexion/ent/", views.ent_logout, name="sso-ent-logout"),
     path("connexion/proconnect/", views.proconnect_login, name="sso-proconnect-login"),
     path("connexion/proconnect/retour/", views.proconnect_callback, name="sso-proconnect-callback"),
     path(

@@ -46,6 +46,7 @@ SAVED = _("Modifications enregistrées.")
 # (for the single logout).
 NEXT_KEY = "sso_next"
 CAS_UAI_KEY = "sso_cas_uai"
+CAS_LOGOUT_KEY = "sso_cas_logout"
 LINKS_PER_PAGE = 50
 
 
@@ -219,9 +220,11 @@ def ent_choose(request: HttpRequest) -> HttpResponse:
     if form.is_bound and form.is_valid():
         establishment = Establishment.objects.filter(uai=normalize_uai(form.cleaned_data["uai"])).first()
         if establishment is not None and services.login_settings(establishment).uses_ent:
+            # A link, not a redirect: the CSP's form-action 'self' stops a form's redirect to the ENT.
             target = reverse("sso-cas-login", args=[establishment.uai])
             next_url = request.GET.get("next", "")
-            return redirect(f"{target}?{urlencode({'next': next_url})}" if next_url else target)
+            ent_url = f"{target}?{urlencode({'next': next_url})}" if next_url else target
+            return render(request, "sso/ent_choose.html", {"chosen": establishment, "ent_url": ent_url})
         # The same words for an unknown UAI and for a school without ENT login.
         form.add_error("uai", _("Cet établissement ne propose pas la connexion par l'ENT sur cerisepro."))
     return render(request, "sso/ent_choose.html", {"form": form}, status=400 if form.errors else 200)
@@ -273,18 +276,31 @@ def cas_login(request: HttpRequest, uai: str) -> HttpResponse:
 
 
 class LogoutView(BaseLogoutView):
-    """The project's logout; a session opened by the ENT then goes through the ENT's ``/logout``
+    """The project's logout; a session opened by the ENT then goes on to the ENT's ``/logout``
     (CAS single logout, as far as the protocol goes: the ENT ends its own session and may tell
-    its other services)."""
+    its other services), through :func:`ent_logout`."""
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         uai = request.session.get(CAS_UAI_KEY)
         response = super().post(request, *args, **kwargs)
-        establishment = Establishment.objects.filter(uai=uai).first() if uai else None
-        current = services.login_settings(establishment) if establishment else None
-        if current is not None and current.uses_ent:
-            return redirect(cas.logout_url(current.cas_server_url, _absolute(request, reverse("login"))))
+        if uai:
+            request.session[CAS_LOGOUT_KEY] = uai  # in the new, anonymous session
+            return redirect("sso-ent-logout")
         return response
+
+
+@require_GET
+def ent_logout(request: HttpRequest) -> HttpResponse:
+    """After cerisepro's logout, the ENT's: a page that goes on to the ENT's ``/logout`` at once
+    (meta refresh) and links to it. Not a redirect: the logout is a form, and the CSP's
+    ``form-action 'self'`` stops a form's redirect to another site."""
+    uai = request.session.pop(CAS_LOGOUT_KEY, None)
+    establishment = Establishment.objects.filter(uai=uai).first() if uai else None
+    current = services.login_settings(establishment) if establishment else None
+    if current is None or not current.uses_ent:
+        return redirect("login")
+    logout_url = cas.logout_url(current.cas_server_url, _absolute(request, reverse("login")))
+    return render(request, "sso/ent_logout.html", {"logout_url": logout_url})
 
 
 # --- ProConnect (OpenID Connect) for technical staff ---------------------------------------------

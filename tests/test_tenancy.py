@@ -199,6 +199,8 @@ MATRIX = {
     # Public: choosing the establishment, and its service URL (ctx's school uses the ENT): without
     # a ticket it sends to the ENT; a POST without logoutRequest is refused.
     "sso-ent-choose": (no_kwargs, _statuses(200, 200, 200, 200, 200, 200, 200), None),
+    # After the logout of a session the ENT opened; otherwise back to the login page.
+    "sso-ent-logout": (no_kwargs, _statuses(302, 302, 302, 302, 302, 302, 302), None),
     "sso-cas-login": (
         uai_kwargs,
         _statuses(302, 302, 302, 302, 302, 302, 302),

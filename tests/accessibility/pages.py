@@ -6,6 +6,8 @@ free-text field is hostile, every page has rows, a preview, a chart, an authoris
 
 from __future__ import annotations
 
+import csv
+import io
 from urllib.parse import urlencode
 
 from django.urls import reverse
@@ -53,8 +55,18 @@ def school_pages(scene: Scene) -> dict[str, list[str]]:
         reverse("password_reset_confirm", args=["MQ", "lien-perime"]),
         reverse("password_reset_complete"),
     ]
+    # Paramètres › Connexion, the links, the ENT export's import and its preview (docs/connexion.md);
+    # the school logs in through an ENT, so the login page shows its button.
+    connexion = reverse("settings-connexion", args=[uai])
+    admin += [
+        connexion,
+        reverse("sso-links", args=[uai]),
+        reverse("sso-links-import", args=[uai]),
+        reverse("sso-links-import-preview", args=[uai, _ent_export_preview(scene).public_id]),
+    ]
+    ent_pages = [reverse("sso-ent-choose"), f"{reverse('sso-ent-choose')}?{urlencode({'uai': uai})}"]
     return {
-        "anonyme": [reverse("login"), reverse("accessibility"), *password_reset],
+        "anonyme": [reverse("login"), reverse("accessibility"), *password_reset, *ent_pages],
         "administrateur": admin + common,
         "chef": [
             reverse("establishment-home", args=[uai]),
@@ -65,6 +77,7 @@ def school_pages(scene: Scene) -> dict[str, list[str]]:
             reverse("student-list", args=[uai]),
             login_sheet,
             *users,
+            connexion,
             *common,
         ],
         "enseignant": [
@@ -83,6 +96,30 @@ def school_pages(scene: Scene) -> dict[str, list[str]]:
             *common,
         ],
     }
+
+
+def _ent_export_preview(scene: Scene):
+    """The school on an ENT, and the preview of an export naming its (hostile) student and a stranger."""
+    from django.utils import timezone
+
+    from sso import ent_export
+    from sso.models import LoginMode, LoginSettings
+
+    LoginSettings.objects.update_or_create(
+        establishment=scene.school,
+        defaults={"mode": LoginMode.BOTH, "cas_server_url": "https://ent.example.org/cas/"},
+    )
+    student = scene.student
+    born = student.birth_date.strftime("%d/%m/%Y") if student.birth_date else ""
+    rows = [
+        ["Nom", "Prénom", "Date de naissance", "Classe", "Identifiant"],
+        [student.last_name, student.first_name, born, student.class_code, "eleve.ent"],
+        ["Inconnu", "<b>Paul</b>", "01/01/2008", "2GA2", "paul.inconnu"],
+    ]
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=";").writerows(rows)
+    data = buffer.getvalue().encode("utf-8")
+    return ent_export.preview_create(scene.school, scene.admin, data, "export-ent.csv", timezone.now())
 
 
 def persona_user(scene: Scene, persona: str):
