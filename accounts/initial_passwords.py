@@ -141,5 +141,10 @@ class InitialPasswordMiddleware:
 @receiver(user_logged_in, dispatch_uid="accounts-initial-password")
 def remember_at_login(sender, request: HttpRequest, user: User, **kwargs) -> None:
     """The login answers the question for the whole session: pages cost no query for users
-    with nothing to change (connected by ``AccountsConfig.ready``)."""
-    request.session[MUST_CHANGE] = must_change_password(user)
+    with nothing to change (connected by ``AccountsConfig.ready``).
+
+    Only a login through the password form can have used the initial password: a session opened
+    by the ENT or ProConnect (docs/connexion.md), which typed none, is not held on the page.
+    """
+    typed_a_password = request.path_info == reverse("login")
+    request.session[MUST_CHANGE] = typed_a_password and must_change_password(user)

@@ -235,3 +235,18 @@ def test_creating_accounts_long_after_the_login_asks_for_the_password_again(
 
     sheet = client.post(create_url(establishment), {**data, "reauth-password": PASSWORD})
     assert len(PASSWORD_ON_SHEET.findall(sheet.content.decode())) == 2
+
+
+def test_a_login_without_a_password_is_not_held_on_the_password_page(
+    client, client_for, admin_user, establishment, a_class
+):
+    """An ENT or ProConnect login types no password (docs/connexion.md): the initial one is unused."""
+    client_for(admin_user).post(
+        create_url(establishment), {"portee": "selection", "eleves": [a_class[0].public_id]}
+    )
+    student_account = User.objects.get(student_record=a_class[0])
+
+    client.force_login(student_account)  # a login that is not the password form's
+
+    assert client.get(reverse("my-passport", args=[establishment.uai]), follow=True).status_code == 200
+    assert InitialPassword.objects.filter(user=student_account).exists()  # still due at a password login
