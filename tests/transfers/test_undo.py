@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core import mail
@@ -24,6 +25,8 @@ from transfers.plan import plan_matching
 from transfers.run import run_matching
 
 pytestmark = pytest.mark.django_db
+
+PARIS = ZoneInfo("Europe/Paris")  # the dates both schools read (transfers.history)
 
 INE = "070832327JA"
 DAY = datetime.timedelta(days=1)
@@ -120,7 +123,7 @@ def test_the_period_after_the_copy_bounds_the_undo(scene, staff, now, settings):
             scene, user=staff, now=now + 30 * DAY + datetime.timedelta(seconds=1), reason=REASON
         )
 
-    deadline = timezone.localtime(now + 30 * DAY).strftime("%d/%m/%Y")
+    deadline = timezone.localtime(now + 30 * DAY, PARIS).strftime("%d/%m/%Y")
     assert refused.value.messages == [
         "Le délai d'annulation est dépassé : un transfert peut être annulé pendant 30 jours après la copie "
         f"du passeport, soit jusqu'au {deadline}."
@@ -152,7 +155,7 @@ def test_a_transfer_is_undone_once(scene, staff, now):
     with pytest.raises(ValidationError) as refused:
         undo.transfer_undo(scene, user=staff, now=now + 2 * DAY, reason="encore")
 
-    day = timezone.localtime(now + DAY).strftime("%d/%m/%Y")
+    day = timezone.localtime(now + DAY, PARIS).strftime("%d/%m/%Y")
     assert refused.value.messages == [f"Ce transfert a déjà été annulé le {day}."]
     scene.refresh_from_db()
     assert scene.undo_reason == REASON

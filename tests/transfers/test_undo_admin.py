@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.admin.models import LogEntry
@@ -17,6 +18,8 @@ from transfers.models import Cause, Transfer, TransferReport
 from .test_undo import REASON, copies, scene  # noqa: F401 (the scene fixture)
 
 pytestmark = pytest.mark.django_db
+
+PARIS = ZoneInfo("Europe/Paris")  # the dates both schools read (transfers.history)
 
 DAY = datetime.timedelta(days=1)
 
@@ -162,7 +165,7 @@ def test_both_histories_say_annule_with_the_reason(client, scene, staff_user, no
     from transfers import undo
 
     undo.transfer_undo(scene, user=staff_user, now=now + DAY, reason=REASON)
-    label = f"Annulé le {timezone.localtime(now + DAY).strftime('%d/%m/%Y')} ({REASON})"
+    label = f"Annulé le {timezone.localtime(now + DAY, PARIS).strftime('%d/%m/%Y')} ({REASON})"
 
     sent = history(client, scene.origin_establishment)
     sent_csv = csv_export(client, scene.origin_establishment, "partis")
