@@ -121,6 +121,11 @@ def test_staff_reopen_an_undone_pair(staff_client, staff_user, scene):
     )
     scene.refresh_from_db()
     assert (scene.reopened_by, scene.reopen_reason) == (staff_user, "INE corrigé")
+    journals = AuditLogEntry.objects.filter(user=staff_user)
+    reopened = [
+        e.establishment_id for e in journals if "Paire rouverte. Motif : INE corrigé" in e.changes["détail"]
+    ]
+    assert sorted(reopened) == sorted([scene.origin_establishment_id, scene.destination_establishment_id])
 
 
 def test_a_reported_error_links_straight_to_the_undo_page(staff_client, scene):
