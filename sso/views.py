@@ -25,7 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 from joserfc.errors import JoseError
 
@@ -237,7 +237,7 @@ def _ent_establishment(uai: str) -> Establishment:
     return establishment
 
 
-@csrf_exempt  # the ENT's single-logout POST carries no CSRF token; GET changes nothing by itself
+@csrf_exempt  # the ENT's single-logout POST carries no CSRF token (other POSTs are checked below)
 @require_http_methods(["GET", "POST"])
 def cas_login(request: HttpRequest, uai: str) -> HttpResponse:
     """The service URL given to the ENT: sends to the CAS login, takes the ticket back, and
@@ -248,7 +248,8 @@ def cas_login(request: HttpRequest, uai: str) -> HttpResponse:
     if request.method == "POST":
         logout_request = request.POST.get("logoutRequest", "")
         if not logout_request:
-            return HttpResponse(status=400)
+            # Only the ENT's logoutRequest is exempt from the CSRF check: any other POST passes it.
+            return csrf_protect(_not_a_logout_request)(request)
         services.cas_single_logout(establishment, logout_request)
         return HttpResponse(status=200)
     ticket = request.GET.get("ticket", "")
@@ -273,6 +274,10 @@ def cas_login(request: HttpRequest, uai: str) -> HttpResponse:
     services.cas_session_record(establishment, ticket, request.session.session_key or "", timezone.now())
     security_log.info("event=cas_login user=%s uai=%s", user.pk, establishment.uai)
     return redirect(next_url)
+
+
+def _not_a_logout_request(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(status=400)
 
 
 class LogoutView(BaseLogoutView):
