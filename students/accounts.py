@@ -152,7 +152,8 @@ def _create_accounts(
 ) -> AccountsOutcome:
     outcome = AccountsOutcome()
     locked = list(
-        Student.objects.select_for_update()
+        # The students' rows only (their account may be missing: the join is an outer one).
+        Student.objects.select_for_update(of=("self",))
         .filter(pk__in=[student.pk for student in students], establishment=establishment)
         .select_related("user")
         .order_by("last_name", "first_name", "id")
