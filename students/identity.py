@@ -78,7 +78,8 @@ def stored_ine(row: SiecleStudent) -> str:
 def same_last_name(a: str | None, b: str | None) -> bool:
     """Equal last names; an empty name never agrees with anything (no identity, no match)."""
     left = comparable_name(a)
-    return bool(left) and left == comparable_name(b)
+    # The usual case, a name unchanged since the last import, normalised once rather than twice.
+    return bool(left) and (a == b or left == comparable_name(b))
 
 
 def kept_identity(row: SiecleStudent, current: CurrentStudent | None) -> tuple[str, str, str, date | None]:
@@ -171,6 +172,9 @@ def _display_date(value: date | None) -> str:
 
 def match_rows(rows: list[SiecleStudent], students: list[CurrentStudent]) -> Matching:
     """Apply the identity rules of ``docs/identity.md`` to a whole file at once."""
+    if not students:
+        # An establishment's first import: nothing to match, correct or release, every row is new.
+        return Matching(new_rows=list(rows))
     matching = Matching()
     by_ine = {s.ine: s for s in students if s.ine}
     claimed: dict[int, SiecleStudent] = {}

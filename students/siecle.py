@@ -93,6 +93,16 @@ _TIMESTAMP_RE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4}) (\d{1,2}):(\d{2}):(\d{2
 # Elements that get an "end" event. Bulky repeated sections (options, addresses, grants) are
 # listed only so that they can be cleared as they go by.
 _STUDENT_TAGS = ("PARAMETRES", "ELEVE", "STRUCTURES_ELEVE", "OPTION", "ADRESSE", "BOURSE")
+# The section each of them is read (or freed) in, and how many of a section's elements already read
+# stay in memory at most before they are freed together (a few hundred kB).
+_SECTIONS = {
+    "ELEVE": "ELEVES",
+    "STRUCTURES_ELEVE": "STRUCTURES",
+    "OPTION": "OPTIONS",
+    "ADRESSE": "ADRESSES",
+    "BOURSE": "BOURSES",
+}
+_FREED_TOGETHER = 256
 _NOMENCLATURE_TAGS = ("PARAMETRES", "MEF", "MATIERE")
 _HELP = "Téléchargez à nouveau l'export XML « ElevesSansAdresses » depuis SIECLE, sans le modifier."
 
@@ -758,6 +768,7 @@ _ROW_FIELDS = tuple(f.name for f in dataclass_fields(SiecleStudent))
 _ROW_INDEX = {name: index for index, name in enumerate(_ROW_FIELDS)}
 _SIECLE_ID_INDEX, _CLASS_INDEX = _ROW_INDEX["siecle_id"], _ROW_INDEX["class_code"]
 _LAST_NAME_INDEX, _BIRTH_DATE_INDEX = _ROW_INDEX["last_name"], _ROW_INDEX["birth_date"]
+_INE_INDEX = _ROW_INDEX["ine"]
 _LIMITED_FIELDS = tuple((_ROW_INDEX[spec.attribute], spec) for spec in ELEVE_FIELDS if spec.max_length)
 # The fields as plain tuples (row index, tags, parser, empty value, field), which the loop over
 # 20,000 students unpacks faster than it reads NamedTuple attributes. The empty value is what the
@@ -841,21 +852,28 @@ def _read_student_file(data: bytes, filename: str, today: date | None) -> Siecle
         readers=_readers(ELEVE_FIELDS, dates),
         usual_name_readers=_readers((USUAL_NAME_FIELD,), dates),
     )
+    read_since_freed = 0
     for element in _iter_end_events(reader, _STUDENT_TAGS, STUDENT_ROOT):
         tag = element.tag
-        if tag == "ELEVE":
-            if _parent_tag(element) == "ELEVES":
-                _read_eleve(element, state)
-        elif tag == "STRUCTURES_ELEVE":
-            if _parent_tag(element) == "STRUCTURES":
-                _read_structures(element, state)
-        elif tag == "PARAMETRES":
+        if tag == "PARAMETRES":
             # Small and read once: kept in the tree, which is simpler than clearing it.
             if _parent_tag(element) == STUDENT_ROOT:
                 _read_parameters(element, state)
             continue
+        section = element.getparent()
+        if section is None or section.tag != _SECTIONS[tag]:
+            _discard(element)  # not where SIECLE puts it: not read, and freed at once
+            continue
+        if tag == "ELEVE":
+            _read_eleve(element, state)
+        elif tag == "STRUCTURES_ELEVE":
+            _read_structures(element, state)
         # Everything else listed in _STUDENT_TAGS (OPTION, ADRESSE…) is only there to be freed.
-        _discard(element)
+        # What was read is freed a batch at a time: one C call instead of four per element.
+        read_since_freed += 1
+        if read_since_freed == _FREED_TOGETHER:
+            read_since_freed = 0
+            del section[: section.index(element)]
     export = _build_export(state, file_name)
     export.warnings[:0] = reader.warnings
     return export
@@ -893,7 +911,7 @@ def _read_eleve(element: etree._Element, state: _StudentFileState) -> None:
             # NOM_USAGE stands in for an empty NOM_DE_FAMILLE / NOM, with a warning (docs/siecle-format.md).
             state.usual_name_ids.append(eleve_id)
     _check_eleve(eleve_id, row, texts, element.sourceline, state)
-    _check_unique_ine(row[_ROW_INDEX["ine"]], eleve_id, state)
+    _check_unique_ine(row[_INE_INDEX], eleve_id, state)
     state.records.append(row)
 
 

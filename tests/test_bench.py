@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,9 @@ def test_the_import_benchmark_prints_its_figures(tmp_path):
     assert "import, fresh" in out and "40 created" in out
     assert "re-import, 10 % changed" in out and "4 updated" in out
     assert "peak memory importing 40 students" in out
+    assert "load average before" in out and "median of 5 runs" in out
+    assert "of which the import +" in out and "ru_maxrss of a process that only imports" in out
+    assert "tracemalloc peak of the import" in out
 
 
 @pytest.fixture
@@ -81,3 +85,40 @@ def test_the_web_benchmark_serves_the_history_and_its_export(bench_postgres_url)
     assert "history page" in out and "CSV export (received)" in out
     assert " 0 errors" in out and "history page p95, median of the rounds" in out
     assert "CSV exports of 30 rows per second" in out and "load average" in out
+
+
+def test_the_import_benchmark_runs_on_postgresql_without_any_settings(bench_postgres_url):
+    # A fresh clone: no .env, no DEBUG, no SECRET_KEY; the benchmark makes and drops its database.
+    env = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY", "DJANGO_SETTINGS_MODULE")}
+    env.update(DATABASE_URL=bench_postgres_url, CELERY_BROKER_URL="memory://")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "import",
+            "--students",
+            "30",
+            "--runs",
+            "1",
+            "--memory-students",
+            "30",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "PostgreSQL" in result.stdout and "queries + COPY, 30 created" in result.stdout
+    import psycopg2
+
+    server, name = bench_postgres_url.rsplit("/", 1)
+    with (
+        closing(psycopg2.connect(f"{server}/postgres")) as server_connection,
+        server_connection.cursor() as cursor,
+    ):
+        cursor.execute("SELECT count(*) FROM pg_database WHERE datname = %s", [name])
+        assert cursor.fetchone()[0] == 0  # dropped at the end
