@@ -154,6 +154,11 @@ def admin_pages(scene: Scene) -> list[str]:
         reverse("admin:transfers_reminder_waiting"),
         reverse("admin:transfers_manualauthorisation_changelist"),
         reverse("admin:transfers_manualauthorisation_change", args=[scene.pending_authorisation.pk]),
+        # The connectors (docs/connexion.md): the ProConnect allow-list, the schools' modes and links.
+        reverse("admin:sso_staffemailallowance_changelist"),
+        reverse("admin:sso_staffemailallowance_add"),
+        reverse("admin:sso_loginsettings_changelist"),
+        reverse("admin:sso_caslink_changelist"),
     ]
 
 
