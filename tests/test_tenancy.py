@@ -114,19 +114,6 @@ MATRIX = {
     # --- students: list and SIECLE import ---
     "student-list": (uai_kwargs, _statuses(302, 200, 200, 200, 403, 404, 404), None),
     "siecle-import": (uai_kwargs, ADMIN_ONLY_GET, ADMIN_WRITE_ONLY),
-    "establishment-home": (uai_kwargs, MEMBERS_GET, None),
-    "settings": (uai_kwargs, _statuses(302, 302, 302, 403, 403, 404, 404), None),
-    "settings-details": (uai_kwargs, SETTINGS_GET, ADMIN_WRITE),
-    "settings-logo": (uai_kwargs, SETTINGS_GET, _statuses(302, 404, 403, 403, 403, 404, 404)),
-    "settings-transfers": (uai_kwargs, SETTINGS_GET, _statuses(302, 400, 400, 403, 403, 404, 404)),
-    "establishment-image": (
-        lambda ctx: {"uai": ctx["establishment"].uai, "kind": "logo"},
-        MEMBERS_GET,
-        None,
-    ),
-    # --- students: list and SIECLE import ---
-    "student-list": (uai_kwargs, _statuses(302, 200, 200, 200, 403, 404, 404), None),
-    "siecle-import": (uai_kwargs, ADMIN_ONLY_GET, ADMIN_WRITE_ONLY),
     "siecle-import-preview": (import_kwargs, ADMIN_ONLY_GET, _statuses(302, 400, 403, 403, 403, 404, 404)),
     "siecle-import-cancel": (
         import_kwargs,
