@@ -176,6 +176,9 @@ IMAGE_MAX_PIXELS = 4096 * 4096
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
+# Seconds an SMTP server may take to answer: a server that hangs frees the e-mail task (it is retried,
+# transfers.tasks) instead of holding a worker for ever.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="cerisepro <ne-pas-repondre@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Public address of the site, for links in e-mails (e.g. https://cerisepro.example.org).
