@@ -77,6 +77,7 @@ MIDDLEWARE = [
     "cerisepro.security_log.SecurityLogMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "accounts.middleware.IdleTimeoutMiddleware",  # after messages: it says why it logged out
+    "sso.middleware.SingleLogoutMiddleware",  # the ENT's logoutRequest ends its session (sso)
     "accounts.middleware.SecondFactorMiddleware",
     # After the second factor: an initial password is replaced before any page (docs/accounts.md).
     "accounts.initial_passwords.InitialPasswordMiddleware",

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from establishments.models import Establishment, Role, User
@@ -30,6 +31,8 @@ security_log = logging.getLogger("cerisepro.security")
 # (docs/connexion.md §Modes).
 PASSWORD_KEPT_ROLES = frozenset({Role.ADMINISTRATOR, Role.PRINCIPAL})
 CAS_USER_MAX_LENGTH = 255
+# The session's key for the digest of the ticket that opened it (single logout).
+CAS_TICKET_KEY = "sso_cas_ticket"
 
 
 def login_settings(establishment: Establishment) -> LoginSettings:
@@ -232,13 +235,29 @@ def cas_ticket_user(establishment: Establishment, ticket: str, service_url: str)
     return user
 
 
-def cas_session_record(establishment: Establishment, ticket: str, session_key: str, now: datetime) -> None:
-    """Remember which session the ticket opened (single logout); forget those older than a session."""
-    CasSession.objects.filter(created_at__lt=now - timedelta(seconds=settings.SESSION_COOKIE_AGE)).delete()
+def cas_session_record(
+    request: HttpRequest, establishment: Establishment, ticket: str, now: datetime
+) -> None:
+    """Remember which session the ticket opened (single logout); forget those older than a session.
+
+    The session keeps the ticket's digest: its key changes at the second factor, the digest stays
+    (``sso.middleware.SingleLogoutMiddleware``)."""
+    lifetime = timedelta(seconds=settings.SESSION_COOKIE_AGE) + timedelta(hours=1)
+    CasSession.objects.filter(created_at__lt=now - lifetime).delete()
+    digest = cas.ticket_digest(ticket)
+    request.session[CAS_TICKET_KEY] = digest
     CasSession.objects.update_or_create(
-        ticket_digest=cas.ticket_digest(ticket),
-        defaults={"establishment": establishment, "session_key": session_key, "created_at": now},
+        ticket_digest=digest,
+        defaults={
+            "establishment": establishment,
+            "session_key": request.session.session_key or "",
+            "created_at": now,
+        },
     )
+
+
+def cas_session_open(digest: str) -> bool:
+    return CasSession.objects.filter(ticket_digest=digest).exists()
 
 
 def cas_single_logout(establishment: Establishment, logout_request: str) -> bool:
@@ -252,6 +271,8 @@ def cas_single_logout(establishment: Establishment, logout_request: str) -> bool
     ).first()
     if found is None:
         return False
+    # The row's removal ends the session at its next request, whatever its key is by then; the
+    # session under the key it had at the login is deleted at once.
     SessionStore = import_module(settings.SESSION_ENGINE).SessionStore  # noqa: N806
     SessionStore(session_key=found.session_key).delete()
     found.delete()

@@ -271,7 +271,7 @@ def cas_login(request: HttpRequest, uai: str) -> HttpResponse:
     next_url = request.session.get(NEXT_KEY) or reverse("home")
     login(request, user, backend=CONNECTOR_BACKEND)
     request.session[CAS_UAI_KEY] = establishment.uai
-    services.cas_session_record(establishment, ticket, request.session.session_key or "", timezone.now())
+    services.cas_session_record(request, establishment, ticket, timezone.now())
     security_log.info("event=cas_login user=%s uai=%s", user.pk, establishment.uai)
     return redirect(next_url)
 

@@ -184,6 +184,27 @@ def test_the_ents_single_logout_request_ends_the_session(client, cas_server, lin
     assert not CasSession.objects.exists()
 
 
+def test_the_single_logout_also_ends_a_session_whose_key_changed_at_the_second_factor(
+    client, cas_server, ent_school
+):
+    from django.test import Client
+
+    from tests.security.otp import current_code
+
+    admin = UserFactory(username="admin-ent", establishment=ent_school, role=Role.ADMINISTRATOR)
+    device = TOTPDevice.objects.create(user=admin, name="app", confirmed=True)
+    CasLink.objects.create(establishment=ent_school, user=admin, cas_user="admin.ent")
+    ticket = ticket_for(cas_server, "admin.ent", SERVICE.format(uai=ent_school.uai))
+    url = reverse("sso-cas-login", args=[ent_school.uai])
+    client.get(url, {"ticket": ticket})
+    client.post(reverse("otp-verify"), {"otp_token": current_code(device)})  # a new session key
+    assert client.get(_home(ent_school.uai)).status_code == 200
+    Client().post(url, {"logoutRequest": cas_server.logout_request(ticket)})
+    response = client.get(_home(ent_school.uai))
+    assert response.status_code == 302 and response.headers["Location"] == reverse("login")
+    assert "déconnecté depuis l'ENT" in text(client.get(reverse("login")))
+
+
 def test_a_single_logout_request_for_an_unknown_ticket_ends_nothing(client, cas_server, linked_teacher):
     uai = linked_teacher.establishment.uai
     cas_server.signed_in = "jdupont"
