@@ -135,9 +135,9 @@ def student_accounts_create(request: SchoolRequest) -> HttpResponse:
     form = StudentAccountsForm(request.POST)
     list_url = reverse("student-list", args=[establishment.uai])
     if not form.is_valid():
-        errors = [str(error) for errors in form.errors.values() for error in errors]
-        for error in errors:
-            messages.error(request, error)
+        for field_errors in form.errors.values():
+            for error in field_errors:
+                messages.error(request, str(error))
         return redirect(list_url)
     students = _chosen_students(request, form)
     if not students:

@@ -96,7 +96,8 @@ def test_a_raw_mef_code_says_that_no_nomenclature_named_it(client_for, admin_use
     notice = document.xpath('//p[contains(@class, "notice")]')[0]
     assert "Nomenclature" in text(notice)
     assert notice.xpath(".//a/@href") == [reverse("siecle-import", args=[establishment.uai])]
-    assert "code MEF 24733301210" in text(document.xpath("//tbody/tr/td[5]")[0])
+    # Column 6: the administrator's list starts with the selection box (student accounts).
+    assert "code MEF 24733301210" in text(document.xpath("//tbody/tr/td[6]")[0])
 
 
 def test_a_forced_transfer_reads_forced_in_the_history(client_for, principal, establishment):
