@@ -244,3 +244,19 @@ def test_the_idle_timeout_applies_to_an_ent_session(client, cas_server, linked_t
     response = client.get(_home(linked_teacher.establishment.uai))
     assert response.status_code == 302
     assert response.headers["Location"].startswith(reverse("login"))
+
+
+def test_an_ent_answering_something_else_than_cas_is_treated_as_down(client, cas_server, linked_teacher):
+    # The address of a page that is not a CAS server (an error page, a portal's home page).
+    LoginSettings.objects.update(cas_server_url=f"{cas_server.url}/ailleurs/")
+    url = reverse("sso-cas-login", args=[linked_teacher.establishment.uai])
+    response = client.get(url, {"ticket": "ST-whatever"})
+    assert response.status_code == 503
+    assert not response.wsgi_request.user.is_authenticated
+
+
+def test_a_next_that_leaves_the_site_is_ignored(client, cas_server, linked_teacher):
+    cas_server.signed_in = "jdupont"
+    url = reverse("sso-cas-login", args=[linked_teacher.establishment.uai])
+    response = follow(client, client.get(url, {"next": "https://evil.example/"}))
+    assert response.wsgi_request.path == _home(linked_teacher.establishment.uai)
