@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
 import logging
 import os
 from collections import defaultdict
@@ -327,8 +326,9 @@ NEW_STUDENT_COLUMNS = (
 )
 _DATE_POSITIONS = tuple(SYNCED_FIELDS.index(name) for name in DATE_FIELDS)
 _TEXT_POSITIONS = tuple(SYNCED_FIELDS.index(name) for name in _SYNCED_TEXT_FIELDS)
-# COPY reads at most this much at a time from the buffer (psycopg2's default is 8 kB).
-COPY_CHUNK_CHARS = 256 * 1024
+# COPY asks for this much at a time (psycopg2's default is 8 kB): small enough for the server to
+# start inserting early, large enough to cost few calls.
+COPY_CHUNK_CHARS = 64 * 1024
 
 
 def _new_students(plan: ImportPlan, labels: dict[str, str]) -> Iterator[tuple[bool, list, list[str]]]:
@@ -366,24 +366,42 @@ def _insert_many(establishment, plan: ImportPlan, record, now: datetime, labels:
     names = ", ".join(connection.ops.quote_name(c) for c in NEW_STUDENT_COLUMNS)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            text = _copy_text(establishment.pk, plan, record.pk, now, labels)
+            lines = _copy_lines(establishment.pk, plan, record.pk, now, labels)
             sql = f"COPY {table} ({names}) FROM STDIN WITH (FORMAT csv)"
-            cursor.copy_expert(sql, io.StringIO(text), COPY_CHUNK_CHARS)  # size: positional for Django
+            cursor.copy_expert(sql, _CopySource(lines), COPY_CHUNK_CHARS)  # size: positional for Django
             return
         one_row = "(" + ", ".join(["%s"] * len(NEW_STUDENT_COLUMNS)) + ")"
         rows = _insert_rows(establishment.pk, plan, record.pk, now, labels)
         cursor.executemany(f"INSERT INTO {table} ({names}) VALUES {one_row}", rows)  # noqa: S608
 
 
-def _copy_text(establishment_id: int, plan: ImportPlan, import_id: int, now: datetime, labels) -> str:
-    """The new students as COPY's CSV, built in one pass: an unquoted empty field is NULL, a quoted
-    one an empty string; texts are always quoted, a quote doubled."""
+class _CopySource:
+    """The file COPY reads: its lines made as PostgreSQL asks for them, so that the server inserts one
+    chunk while the next one is built (the two run on two cores), and no whole text is kept."""
+
+    def __init__(self, lines: Iterator[str]):
+        self._lines = lines
+
+    def read(self, size: int = -1) -> str:
+        parts, length = [], 0
+        for line in self._lines:
+            parts.append(line)
+            length += len(line)
+            if 0 < size <= length:
+                break
+        return "".join(parts)
+
+
+def _copy_lines(
+    establishment_id: int, plan: ImportPlan, import_id: int, now: datetime, labels
+) -> Iterator[str]:
+    """The new students as COPY's CSV lines, each built in one pass: an unquoted empty field is
+    NULL, a quoted one an empty string; texts are always quoted, a quote doubled."""
     when = now.isoformat()
     origin = Origin.SIECLE.value
     # Everything between the public id and the dates: the same for every active (resp. left) student.
     active = f",{origin},{when},{import_id},t,,,"
     left = f",{origin},{when},{import_id},f,{when},{import_id},"
-    lines = []
     for public_id, (has_left, dates, texts) in zip(
         _public_ids(len(plan.creations)), _new_students(plan, labels), strict=True
     ):
@@ -391,8 +409,7 @@ def _copy_text(establishment_id: int, plan: ImportPlan, import_id: int, now: dat
         if '"' in "".join(texts):
             quoted = '","'.join(text.replace('"', '""') for text in texts)
         days = ",".join(day.isoformat() if day else "" for day in dates)
-        lines.append(f'{establishment_id},{public_id}{left if has_left else active}{days},"{quoted}"\n')
-    return "".join(lines)
+        yield f'{establishment_id},{public_id}{left if has_left else active}{days},"{quoted}"\n'
 
 
 def _insert_rows(

@@ -31,6 +31,7 @@ import codecs
 import gc
 import io
 import re
+import unicodedata
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -641,8 +642,11 @@ def _clean(value: str | None) -> str:
     """A text value as stored: without unsafe characters (docs/siecle-format.md), stripped."""
     if not value:
         return ""
-    if value.isascii() and value.isprintable():
-        return value.strip()  # strip_unsafe_characters' own fast path, without the call (per field)
+    if value.isprintable():
+        # strip_unsafe_characters removes or replaces only characters that are not printable
+        # (format, control, surrogate, line and paragraph separators: a test checks every code
+        # point), so for printable text it is its NFC step alone; this runs for every field.
+        return (value if value.isascii() else unicodedata.normalize("NFC", value)).strip()
     return strip_unsafe_characters(value).strip()
 
 

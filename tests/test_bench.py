@@ -38,7 +38,7 @@ def test_the_import_benchmark_prints_its_figures(tmp_path):
     assert "re-import, 10 % changed" in out and "4 updated" in out
     assert "peak memory importing 40 students" in out
     assert "load average before" in out and "median of 5 runs" in out
-    assert "of which the import +" in out and "ru_maxrss of a process that only imports" in out
+    assert "of which the import +" in out and "VmHWM of a process that only imports" in out
     assert "tracemalloc peak of the import" in out
 
 

@@ -5,10 +5,13 @@ speed (BENCHMARKS.md, "SIECLE import"); these tests pin what it must still do.""
 from __future__ import annotations
 
 import gc
+import sys
+import unicodedata
 from datetime import date
 
 import pytest
 
+from cerisepro.text import strip_unsafe_characters
 from students import siecle
 from students.siecle import SiecleFileError, read_student_file
 from students.synthetic import make_students, render_export
@@ -84,3 +87,16 @@ def test_the_garbage_collector_stays_off_when_the_caller_had_turned_it_off():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_printable_text_is_cleaned_by_its_nfc_step_alone_as_the_parser_assumes():
+    # siecle._clean skips strip_unsafe_characters for printable text: nothing printable is removed.
+    changed = [
+        hex(code)
+        for code in range(sys.maxunicode + 1)
+        if (char := chr(code)).isprintable()
+        and strip_unsafe_characters(char) != unicodedata.normalize("NFC", char)
+    ]
+
+    assert changed == []
+    assert siecle._clean(" Le\u0301a ") == "Léa" and siecle._clean("Lé\u202ea\u200b") == "Léa"
