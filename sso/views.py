@@ -32,7 +32,7 @@ from joserfc.errors import JoseError
 from accounts.reauth import recent_authentication_required
 from cerisepro.views import LogoutView as BaseLogoutView
 from establishments.access import ADMIN_ONLY, STAFF_ROLES, SchoolRequest, school_view
-from establishments.models import Establishment
+from establishments.models import Establishment, User
 from establishments.validators import normalize_uai
 
 from . import cas, ent_export, oidc, services
@@ -105,50 +105,58 @@ def settings_connexion(request: SchoolRequest) -> HttpResponse:
     return _render_tab(request, context, 400 if form.errors else 200)
 
 
+def _links_page_url(request: SchoolRequest) -> str:
+    page = request.GET.get("page", "")
+    url = reverse("sso-links", args=[request.establishment.uai])
+    return f"{url}?page={page}" if page.isdigit() else url
+
+
+def _link_target(request: SchoolRequest, form: CasLinkForm | CasLinkRemoveForm) -> User | None:
+    """The user the form names (``None`` if it names none); 404 for anyone not of the establishment."""
+    form.is_valid()
+    user_id = form.cleaned_data.get("user")
+    if user_id is None:
+        return None
+    target = services.establishment_user(request.establishment, user_id)
+    if target is None:
+        raise Http404
+    return target
+
+
 @require_http_methods(["GET", "POST"])
 @school_view(read=ADMIN_ONLY, write=ADMIN_ONLY)
 @recent_authentication_required  # a link lets an ENT identity into the account
 def cas_links(request: SchoolRequest) -> HttpResponse:
     establishment = request.establishment
     form: CasLinkForm | None = None
-    status = 200
+    if request.method == "POST" and request.POST.get("action") == "remove":
+        target = _link_target(request, CasLinkRemoveForm(request.POST))
+        if target is not None and services.cas_link_remove(establishment, request.user, target):
+            messages.success(request, _("Lien avec l'ENT supprimé."))
+        return redirect(_links_page_url(request))
     if request.method == "POST":
-        if request.POST.get("action") == "remove":
-            remove = CasLinkRemoveForm(request.POST)
-            target = (
-                services.establishment_user(establishment, remove.cleaned_data["user"])
-                if remove.is_valid()
-                else None
-            )
-            if target is None:
-                raise Http404
-            if services.cas_link_remove(establishment, request.user, target):
-                messages.success(request, _("Lien avec l'ENT supprimé."))
-            return redirect("sso-links", uai=establishment.uai)
         form = CasLinkForm(request.POST)
-        target = (
-            services.establishment_user(establishment, form.cleaned_data["user"]) if form.is_valid() else None
-        )
-        if form.is_valid() and target is None:
-            raise Http404
-        if target is not None:
+        target = _link_target(request, form)
+        if target is not None and form.is_valid():
             try:
                 services.cas_link_set(establishment, request.user, target, form.cleaned_data["cas_user"])
             except ValidationError as error:
                 form.add_error("cas_user", error)
             else:
                 messages.success(request, SAVED)
-                return redirect(
-                    f"{reverse('sso-links', args=[establishment.uai])}?page={request.GET.get('page', 1)}"
-                )
-        status = 400
+                return redirect(_links_page_url(request))
     users = establishment.users.select_related("cas_link").order_by("role", "last_name", "first_name", "pk")
     page = Paginator(users, LINKS_PER_PAGE).get_page(request.GET.get("page"))
-    # After is_valid(), cleaned_data keeps "user" even when the service refused the identifier.
-    failed_user = getattr(form, "cleaned_data", {}).get("user") if form is not None else None
-    context = {"page": page, "form": form, "failed_user": failed_user}
-    context |= {"establishment": establishment, "tab": "connexion", "can_write": True}
-    return render(request, "sso/links.html", context, status=status)
+    context = {
+        "page": page,
+        "form": form,
+        # The row whose identifier was refused shows the error (cleaned_data keeps "user").
+        "failed_user": form.cleaned_data.get("user") if form is not None else None,
+        "establishment": establishment,
+        "tab": "connexion",
+        "can_write": True,
+    }
+    return render(request, "sso/links.html", context, status=400 if form is not None else 200)
 
 
 @require_http_methods(["GET", "POST"])
