@@ -142,6 +142,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # The initial password of a fiche de connexion cannot be chosen again (docs/accounts.md).
+    {"NAME": "accounts.initial_passwords.NotTheInitialPasswordValidator"},
 ]
 
 LANGUAGE_CODE = "fr"

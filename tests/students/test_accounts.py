@@ -121,7 +121,9 @@ def test_each_student_gets_a_readable_password_that_the_validators_accept(establ
     for card in outcome.created:
         user = User.objects.get(username=card.login)
         assert re.fullmatch(rf"[{ALPHABET}]{{4}}-[{ALPHABET}]{{4}}-[{ALPHABET}]{{4}}", card.password)
-        validate_password(card.password, user)  # raises if a validator refuses it
+        # The validators as at its creation (once set, it may no longer be chosen again: that is
+        # NotTheInitialPasswordValidator's job).
+        validate_password(card.password, User(username=user.username, last_name=user.last_name))
         assert (user.role, user.establishment, user.is_active) == (Role.STUDENT, establishment, True)
         assert user.student_record.last_name == card.last_name
         assert log_in(card.login, card.password) == user
