@@ -16,6 +16,9 @@ from urllib.parse import urlsplit
 from authlib.integrations.django_client import DjangoOAuth2App, OAuth
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
 
 NAME = "proconnect"
 
@@ -58,3 +61,48 @@ def authorize_params() -> dict[str, Any]:
     if settings.PROCONNECT_ACR_VALUES:
         params["acr_values"] = settings.PROCONNECT_ACR_VALUES
     return params
+
+
+class UserinfoRefused(Exception):
+    """The userinfo answer is not the ID token's agent, or not signed by the provider."""
+
+
+def agent_claims(app: DjangoOAuth2App, token: dict[str, Any]) -> dict[str, Any]:
+    """The ID token's claims (checked by Authlib), with the e-mail from the userinfo endpoint when
+    the ID token has none: ProConnect sends it there, as a JWT signed with the same keys.
+
+    The userinfo ``sub`` must be the ID token's (OpenID Connect Core §5.3.2).
+    """
+    claims = dict(token.get("userinfo") or {})
+    if claims.get("email") or not claims.get("sub"):
+        return claims
+    metadata = app.load_server_metadata()
+    endpoint = metadata.get("userinfo_endpoint")
+    if not endpoint:
+        return claims
+    # The token just issued, sent as is: Authlib would take a 60-second access token (ProConnect's)
+    # for expired, with its 60-second leeway.
+    headers = {"Authorization": f"Bearer {token['access_token']}"}
+    response = app.get(endpoint, withhold_token=True, headers=headers, timeout=settings.SSO_HTTP_TIMEOUT)
+    response.raise_for_status()
+    if response.headers.get("Content-Type", "").startswith("application/jwt"):
+        info = _signed_userinfo(app, metadata, response.text)
+    else:
+        info = response.json()
+    if not isinstance(info, dict) or info.get("sub") != claims["sub"]:
+        raise UserinfoRefused("userinfo sub differs from the ID token's")
+    return {**claims, "email": info.get("email")}
+
+
+def _signed_userinfo(app: DjangoOAuth2App, metadata: dict[str, Any], text: str) -> dict[str, Any]:
+    algorithms = metadata.get("userinfo_signing_alg_values_supported") or ["RS256"]
+    keys = KeySet.import_key_set(app.fetch_jwk_set())
+    try:
+        decoded = jwt.decode(text.strip(), keys, algorithms=algorithms)
+        jwt.JWTClaimsRegistry(
+            iss={"essential": True, "value": str(metadata.get("issuer", ""))},
+            aud={"essential": True, "value": settings.PROCONNECT_CLIENT_ID},
+        ).validate(decoded.claims)
+    except JoseError as error:
+        raise UserinfoRefused(type(error).__name__) from error
+    return dict(decoded.claims)

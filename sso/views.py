@@ -337,12 +337,19 @@ def proconnect_callback(request: HttpRequest) -> HttpResponse:
         raise Http404
     refused = _("La connexion par ProConnect a échoué : recommencez depuis la page de connexion.")
     try:
-        token = oidc.client().authorize_access_token(request)
-    except (AuthlibBaseError, JoseError, requests.RequestException, ValueError, KeyError) as error:
+        app = oidc.client()
+        claims = oidc.agent_claims(app, app.authorize_access_token(request))
+    except (
+        AuthlibBaseError,
+        JoseError,
+        oidc.UserinfoRefused,
+        requests.RequestException,
+        ValueError,
+        KeyError,
+    ) as error:
         # Wrong state, nonce, audience, issuer or signature, a refused code, a provider down.
         security_log.warning("event=proconnect_refused error=%s", type(error).__name__)
         return _refusal(request, refused, 403)
-    claims = token.get("userinfo") or {}
     email, subject = str(claims.get("email") or ""), str(claims.get("sub") or "")
     user = services.staff_for_email(email, subject, timezone.now()) if email else None
     if user is None:

@@ -24,6 +24,8 @@ from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
 CAS_NS = "http://www.yale.edu/tp/cas"
+# tamper keys that change the provider's behaviour rather than the ID token's claims
+PROVIDER_KNOBS = {"foreign_key", "state", "userinfo_sub", "userinfo_foreign_key"}
 
 
 class _Server:
@@ -177,6 +179,9 @@ class _OidcHandler(BaseHTTPRequestHandler):
             return _send(self, 200, json.dumps(provider.metadata()), "application/json")
         if parts.path == "/jwks":
             return _send(self, 200, json.dumps(provider.keys.as_dict(private=False)), "application/json")
+        if parts.path == "/userinfo":
+            status, body = provider.userinfo(self.headers.get("Authorization", ""))
+            return _send(self, status, body, "application/jwt" if status == 200 else "text/plain")
         if parts.path == "/authorize":
             status, location = provider.authorize(query)
             if status != 302:
@@ -208,6 +213,9 @@ class OidcProvider(_Server):
         self.tamper: dict[str, Any] = {}
         self.redirect_uris: set[str] = set()
         self.token_requests: list[dict[str, str]] = []
+        # As ProConnect: the e-mail only in the userinfo answer, a JWT signed with the provider's key.
+        self.email_in_userinfo = False
+        self.access_tokens: dict[str, dict[str, str]] = {}
 
     def metadata(self) -> dict[str, Any]:
         return {
@@ -215,6 +223,8 @@ class OidcProvider(_Server):
             "authorization_endpoint": f"{self.url}/authorize",
             "token_endpoint": f"{self.url}/token",
             "jwks_uri": f"{self.url}/jwks",
+            "userinfo_endpoint": f"{self.url}/userinfo",
+            "userinfo_signing_alg_values_supported": ["RS256"],
             "response_types_supported": ["code"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
@@ -265,12 +275,29 @@ class OidcProvider(_Server):
             "acr": "eidas1",
             "amr": ["pwd"],
         }
-        claims.update({key: value for key, value in self.tamper.items() if key != "foreign_key"})
+        if self.email_in_userinfo:
+            del claims["email"]
+        claims.update({key: value for key, value in self.tamper.items() if key not in PROVIDER_KNOBS})
         key = self.foreign_key if self.tamper.get("foreign_key") else self.keys.keys[0]
         id_token = jwt.encode({"alg": "RS256", "kid": "provider-key"}, claims, key)
+        access_token = secrets.token_urlsafe(16)
+        self.access_tokens[access_token] = grant["agent"]
         return 200, {
-            "access_token": secrets.token_urlsafe(16),
+            "access_token": access_token,
             "token_type": "Bearer",
             "expires_in": 60,
             "id_token": id_token,
         }
+
+    def userinfo(self, authorization: str) -> tuple[int, str]:
+        agent = self.access_tokens.get(authorization.removeprefix("Bearer "))
+        if agent is None:
+            return 401, "invalid_token"
+        claims = {
+            "iss": self.url,
+            "aud": self.client_id,
+            "sub": self.tamper.get("userinfo_sub", agent["sub"]),
+        }
+        claims["email"] = agent["email"]
+        key = self.foreign_key if self.tamper.get("userinfo_foreign_key") else self.keys.keys[0]
+        return 200, jwt.encode({"alg": "RS256", "kid": "provider-key"}, claims, key)

@@ -150,3 +150,21 @@ def test_the_login_page_offers_proconnect_only_when_configured(client, settings,
     settings.PROCONNECT_DISCOVERY_URL = "https://idp.example.org/.well-known/openid-configuration"
     settings.PROCONNECT_CLIENT_ID = "x"
     assert "Se connecter avec ProConnect" in text(client.get(reverse("login")))
+
+
+def test_the_address_may_come_from_a_signed_userinfo_as_proconnect_sends_it(client, oidc_provider):
+    staff = StaffFactory(username="agent")
+    _allow(staff)
+    oidc_provider.email_in_userinfo = True
+    assert _proconnect(client).wsgi_request.user == staff
+
+
+def test_a_userinfo_for_another_agent_or_signed_by_another_key_is_refused(client, oidc_provider):
+    _allow(StaffFactory(username="agent"))
+    oidc_provider.email_in_userinfo = True
+    for tamper in ({"userinfo_sub": "agent-0002"}, {"userinfo_foreign_key": True}):
+        client.logout()
+        oidc_provider.tamper = dict(tamper)
+        response = _proconnect(client)
+        assert response.status_code == 403
+        assert not response.wsgi_request.user.is_authenticated
