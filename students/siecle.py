@@ -208,7 +208,7 @@ class _GuardedReader:
         self.eof = False
         self.warnings: list[str] = []
         # The single-byte encoding declared (label, decoder); None for UTF-8, declared or found.
-        self.single_byte: tuple[str, Callable[[bytes], str]] | None = None
+        self.single_byte: tuple[str, Callable[[bytes], bytes]] | None = None
         self.utf8_found_under = ""  # the single-byte label of a file found to be UTF-8
         self._undecided = False
 
@@ -300,11 +300,14 @@ class _GuardedReader:
         assert self.single_byte is not None  # called only for a file decoded as single-byte
         label, decode = self.single_byte
         # UTF-8 letters among single-byte ones ("Ã©" for "é"): a file pieced together from two.
-        mixed = chunk.translate(_UTF8_PAIR_TABLE).find(b"LC")
-        if mixed >= 0:
-            raise _mixed_encodings_error(label, lines_before + chunk.count(b"\n", 0, mixed) + 1)
+        # Their lead bytes ("Ã", "Å" in ISO-8859-15) are rare in French text: the pairs are looked
+        # for only in a chunk that holds one (two memchr scans instead of a translated copy).
+        if b"\xc3" in chunk or b"\xc5" in chunk:
+            mixed = chunk.translate(_UTF8_PAIR_TABLE).find(b"LC")
+            if mixed >= 0:
+                raise _mixed_encodings_error(label, lines_before + chunk.count(b"\n", 0, mixed) + 1)
         try:
-            return decode(chunk).encode("utf-8")
+            return decode(chunk)
         except UnicodeDecodeError as error:
             line = lines_before + chunk.count(b"\n", 0, error.start) + 1
             raise _bad_bytes_error(label, line, f"byte 0x{chunk[error.start]:02X}") from None
@@ -334,14 +337,53 @@ def _decode_iso_8859_15(chunk: bytes) -> str:
     return codecs.charmap_decode(chunk, "strict", _ISO_8859_15_TABLE)[0]
 
 
-# Python codec name → (label for messages, strict decoder). ISO-8859-1 is read as Windows-1252, as
+# The eight letters where ISO-8859-15 differs from ISO-8859-1 (€ Š š Ž ž Œ œ Ÿ), as UTF-8: read as
+# ISO-8859-1 → as ISO-8859-15. A UTF-8 lead byte never appears inside another character, so a
+# replace cannot touch anything else.
+_ISO_8859_15_LETTERS = tuple(
+    (bytes([byte]).decode("latin-1").encode("utf-8"), bytes([byte]).decode("iso8859-15").encode("utf-8"))
+    for byte in (0xA4, 0xA6, 0xA8, 0xB4, 0xB8, 0xBC, 0xBD, 0xBE)
+)
+# More characters of U+0080–U+00BF than this in a chunk (°, «, NBSP…) go the table's way at once.
+_FEW_LATIN_1_SYMBOLS = 64
+
+
+def _iso_8859_15_to_utf8(chunk: bytes) -> bytes:
+    """An ISO-8859-15 chunk as UTF-8, strictly (C1 controls refused, as :data:`_ISO_8859_15_TABLE`).
+
+    Decoding through ISO-8859-1 runs at memory speed, and the table's per-byte lookup (ten times
+    slower) is needed only where they differ: the eight letters above, fixed afterwards, and the C1
+    controls (U+0080–U+009F), which then send the chunk to the table so that it refuses the byte.
+    """
+    utf8 = chunk.decode("latin-1").encode("utf-8")
+    if b"\xc2" not in utf8:
+        return utf8  # no byte in 0x80–0xBF: nothing differs, no control
+    for latin_1, letter in _ISO_8859_15_LETTERS:
+        if latin_1 in utf8:
+            utf8 = utf8.replace(latin_1, letter)
+    symbols = utf8.count(b"\xc2")  # what is left of 0x80–0xBF: symbols, or C1 controls
+    if symbols > _FEW_LATIN_1_SYMBOLS or (symbols and _has_c1_control(utf8)):
+        return _decode_iso_8859_15(chunk).encode("utf-8")  # raises at the first control
+    return utf8
+
+
+def _has_c1_control(utf8: bytes) -> bool:
+    start = utf8.find(b"\xc2")
+    while start >= 0:
+        if 0x80 <= utf8[start + 1] <= 0x9F:
+            return True
+        start = utf8.find(b"\xc2", start + 2)
+    return False
+
+
+# Python codec name → (label for messages, strict decoder to UTF-8). ISO-8859-1 is read as Windows-1252, as
 # browsers do: the two agree on every printable ISO-8859-1 character, and tools that say ISO-8859-1
 # often write Windows-1252's "Œ" or "€".
-_SINGLE_BYTE_ENCODINGS: dict[str, tuple[str, Callable[[bytes], str]]] = {
-    "iso8859-15": ("ISO-8859-15", _decode_iso_8859_15),
-    "iso8859-1": ("ISO-8859-1", lambda chunk: chunk.decode("cp1252")),
-    "cp1252": ("Windows-1252", lambda chunk: chunk.decode("cp1252")),
-    "ascii": ("US-ASCII", lambda chunk: chunk.decode("ascii")),
+_SINGLE_BYTE_ENCODINGS: dict[str, tuple[str, Callable[[bytes], bytes]]] = {
+    "iso8859-15": ("ISO-8859-15", _iso_8859_15_to_utf8),
+    "iso8859-1": ("ISO-8859-1", lambda chunk: chunk.decode("cp1252").encode("utf-8")),
+    "cp1252": ("Windows-1252", lambda chunk: chunk.decode("cp1252").encode("utf-8")),
+    "ascii": ("US-ASCII", lambda chunk: chunk.decode("ascii").encode("utf-8")),
 }
 # Marks the two bytes of a UTF-8 "é", "ç", "Œ"… (lead 0xC3 or 0xC5, then a continuation byte) so
 # that ``translate`` and ``find`` spot them in a single-byte chunk at C speed. In ISO-8859-15 that

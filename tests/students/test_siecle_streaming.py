@@ -100,3 +100,26 @@ def test_printable_text_is_cleaned_by_its_nfc_step_alone_as_the_parser_assumes()
 
     assert changed == []
     assert siecle._clean(" Le\u0301a ") == "Léa" and siecle._clean("Lé\u202ea\u200b") == "Léa"
+
+
+def _strict(chunk: bytes) -> bytes | None:
+    try:
+        return siecle._decode_iso_8859_15(chunk).encode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _fast(chunk: bytes) -> bytes | None:
+    try:
+        return siecle._iso_8859_15_to_utf8(chunk)
+    except UnicodeDecodeError:
+        return None
+
+
+@pytest.mark.parametrize("around", [b"", "LEBŒUF ".encode("iso-8859-15"), "N° ".encode("iso-8859-15") * 70])
+def test_iso_8859_15_is_read_as_its_strict_table_reads_it_byte_for_byte(around):
+    # The fast way (through ISO-8859-1) gives the table's letters and refuses its C1 controls.
+    for byte in range(256):
+        chunk = b"<NOM>" + around + bytes([byte]) + around + b"</NOM>"
+        assert _fast(chunk) == _strict(chunk), hex(byte)
+    assert _fast("€ Š š Ž ž Œ œ Ÿ °".encode("iso-8859-15")) == "€ Š š Ž ž Œ œ Ÿ °".encode()
