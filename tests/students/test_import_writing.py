@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import hashlib
 import uuid
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -118,3 +119,11 @@ def test_the_garbage_collector_is_back_on_after_an_import(establishment, refused
         run_import(establishment, data)
 
     assert gc.isenabled()
+
+
+def test_the_applied_import_records_the_file_s_sha256_hashed_while_it_was_parsed(establishment):
+    data = render_export(establishment.uai, make_students(50, seed=26))
+
+    outcome = run_import(establishment, data)
+
+    assert outcome.record.sha256 == hashlib.sha256(data).hexdigest()
