@@ -194,18 +194,22 @@ class ManualAuthorisationAdmin(ReadOnlyAdmin):
     def cancel_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         _require_perm(request, "change_manualauthorisation")
         authorisation = get_object_or_404(ManualAuthorisation.objects.select_related("origin_student"), pk=pk)
-        if request.method == "POST":
+        form = CancelReasonForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            reason = form.cleaned_data["reason"]
             try:
                 manual.manual_authorisation_cancel(
-                    authorisation, user=signed_in_user(request), now=timezone.now()
+                    authorisation, user=signed_in_user(request), now=timezone.now(), reason=reason
                 )
             except ValidationError as error:
                 messages.error(request, error.messages[0])
             else:
-                self.log_change(request, authorisation, _("Autorisation annulée."))
+                self.log_change(
+                    request, authorisation, _("Autorisation annulée : %(reason)s") % {"reason": reason}
+                )
                 messages.success(request, _("Autorisation annulée."))
             return redirect(self._change_url(authorisation))
-        context = _context(self, request, _("Annuler l'autorisation"), authorisation=authorisation)
+        context = _context(self, request, _("Annuler l'autorisation"), authorisation=authorisation, form=form)
         return TemplateResponse(request, "admin/transfers/manualauthorisation/cancel.html", context)
 
 
@@ -236,6 +240,18 @@ class ReasonForm(SafeInputMixin, forms.Form):
         help_text=gettext_lazy(
             "Obligatoire. Il figure dans l'historique des deux établissements et dans l'e-mail envoyé "
             "à leurs administrateurs : n'y écrivez ni nom d'élève, ni INE, ni nom d'un autre établissement."
+        ),
+    )
+
+
+class CancelReasonForm(SafeInputMixin, forms.Form):
+    reason = forms.CharField(
+        label=gettext_lazy("Motif"),
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=gettext_lazy(
+            "Obligatoire. L'établissement d'origine le lit sur sa page Transferts : dites ce qu'il doit "
+            "corriger (par exemple l'UAI de destination), sans nom d'élève ni INE."
         ),
     )
 

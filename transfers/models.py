@@ -350,6 +350,9 @@ class ManualAuthorisation(models.Model):
         related_name="+",
     )
     handled_at = models.DateTimeField(_("traité le"), null=True, blank=True)
+    # Why technical staff cancelled it: the school reads it on its Transferts tab
+    # (docs/operations.md "Manual authorisations"). Empty when the school cancelled it itself.
+    cancel_reason = models.TextField(_("motif de l'annulation"), blank=True)
     transfer = models.OneToOneField(
         Transfer, verbose_name=_("transfert"), on_delete=models.SET_NULL, null=True, blank=True
     )

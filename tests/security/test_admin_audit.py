@@ -130,11 +130,16 @@ def test_forcing_a_transfer_is_recorded_for_both_schools(staff_client, establish
 def test_cancelling_a_manual_authorisation_is_recorded(staff_client, establishment):
     pending = authorisation(left_student(establishment), destination_uai=cfa().uai)
 
-    staff_client.post(reverse("admin:transfers_manualauthorisation_cancel", args=[pending.pk]))
+    staff_client.post(
+        reverse("admin:transfers_manualauthorisation_cancel", args=[pending.pk]), {"reason": "Doublon"}
+    )
 
     assert ManualAuthorisation.objects.get().status == ManualAuthorisation.Status.CANCELLED
     assert [(a, AuditLogEntry.objects.get().changes["détail"]) for _u, a, _o in journal(establishment)] == [
-        ("Administration technique : autorisation de transfert manuel modifié", "Autorisation annulée.")
+        (
+            "Administration technique : autorisation de transfert manuel modifié",
+            "Autorisation annulée : Doublon",
+        )
     ]
 
 
@@ -161,6 +166,8 @@ def test_the_admin_log_is_shown_read_only_to_staff(staff_client, establishment):
 def test_the_journal_never_names_the_student(staff_client, establishment):
     pending = authorisation(left_student(establishment, last_name="ZÉBULON"), destination_uai=cfa().uai)
 
-    staff_client.post(reverse("admin:transfers_manualauthorisation_cancel", args=[pending.pk]))
+    staff_client.post(
+        reverse("admin:transfers_manualauthorisation_cancel", args=[pending.pk]), {"reason": "Doublon"}
+    )
 
     assert "ZÉBULON" not in str(AuditLogEntry.objects.get().changes)

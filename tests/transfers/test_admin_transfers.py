@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.admin.models import LogEntry
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
 from establishments.models import Establishment
 from students.models import Origin, PassportEntry, Student
+from transfers.manual import services as manual
 from transfers.models import Kind, ManualAuthorisation, MatchingRun, Transfer
 
 from ..factories import StudentFactory
@@ -193,13 +195,36 @@ def test_staff_cancel_an_authorisation(staff_client, staff_user, origin, destina
     url = reverse("admin:transfers_manualauthorisation_cancel", args=[pending.pk])
 
     confirmation = staff_client.get(url)
-    response = staff_client.post(url, follow=True)
+    response = staff_client.post(url, {"reason": "UAI de destination erronée"}, follow=True)
 
     assert "Annuler cette autorisation ?" in confirmation.content.decode()
     assert "Autorisation annulée." in response.content.decode()
     pending.refresh_from_db()
     assert (pending.status, pending.handled_by) == (ManualAuthorisation.Status.CANCELLED, staff_user)
+    assert pending.cancel_reason == "UAI de destination erronée"
     assert not Transfer.objects.exists()
+
+
+def test_staff_cannot_cancel_an_authorisation_without_a_reason(staff_client, origin, destination):
+    pending = authorisation(origin)
+    url = reverse("admin:transfers_manualauthorisation_cancel", args=[pending.pk])
+
+    response = staff_client.post(url, {"reason": "   "})
+
+    assert response.status_code == 200
+    assert "Ce champ est obligatoire." in response.content.decode()
+    pending.refresh_from_db()
+    assert (pending.status, pending.cancel_reason) == (ManualAuthorisation.Status.PENDING, "")
+
+
+def test_the_cancel_service_refuses_staff_without_a_reason(staff_user, origin):
+    pending = authorisation(origin)
+
+    with pytest.raises(ValidationError, match="Indiquez le motif"):
+        manual.manual_authorisation_cancel(pending, user=staff_user, now=timezone.now())
+
+    pending.refresh_from_db()
+    assert pending.status == ManualAuthorisation.Status.PENDING
 
 
 def test_authorisations_cannot_be_added_or_edited_by_hand(staff_client, origin):

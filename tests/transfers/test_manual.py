@@ -304,7 +304,7 @@ def test_execution_refuses_a_pair_already_in_the_history(establishment, staff_us
 def test_a_cancelled_authorisation_cannot_be_executed(establishment, staff_user):
     cfa()
     pending = authorisation(left_student(establishment))
-    manual.manual_authorisation_cancel(pending, user=staff_user, now=timezone.now())
+    manual.manual_authorisation_cancel(pending, user=staff_user, now=timezone.now(), reason="Doublon")
 
     with pytest.raises(ValidationError, match="n'est plus en attente"):
         manual.manual_authorisation_execute(pending, user=staff_user, now=timezone.now(), create_student=True)

@@ -167,7 +167,10 @@ def test_the_school_reads_the_state_of_each_authorisation(
     )
     by_staff = authorisation(left_student(establishment, last_name="STAFF"))
     manual.manual_authorisation_cancel(
-        by_staff, user=staff_user, now=datetime.datetime(2026, 11, 4, 10, tzinfo=datetime.UTC)
+        by_staff,
+        user=staff_user,
+        now=datetime.datetime(2026, 11, 4, 10, tzinfo=datetime.UTC),
+        reason="UAI de destination erronée",
     )
     by_school = authorisation(left_student(establishment, last_name="ECOLE"))
     manual.manual_authorisation_cancel(
@@ -183,7 +186,7 @@ def test_the_school_reads_the_state_of_each_authorisation(
     assert states == {
         "ATTENTE": "En attente de l'équipe technique",
         "EXECUTE": "Exécutée le 04/11/2026 : le passeport a été copié",
-        "STAFF": "Annulée le 04/11/2026 par l'équipe technique",
+        "STAFF": "Annulée le 04/11/2026 par l'équipe technique (motif : UAI de destination erronée)",
         "ECOLE": "Annulée le 05/11/2026 par votre établissement",
     }
     content = response.content.decode()
@@ -205,7 +208,7 @@ def test_the_states_take_a_fixed_number_of_queries(
 ):
     for _ in range(size):
         manual.manual_authorisation_cancel(
-            authorisation(left_student(establishment)), user=staff_user, now=timezone.now()
+            authorisation(left_student(establishment)), user=staff_user, now=timezone.now(), reason="Doublon"
         )
 
     with django_assert_max_num_queries(12):

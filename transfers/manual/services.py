@@ -233,7 +233,8 @@ def notify_staff_of_authorisations(establishment_id: int) -> bool:
 def authorisation_state(authorisation: ManualAuthorisation, establishment: Establishment) -> str:
     """What the school reads of its authorisation: waiting, executed on …, or cancelled on … by whom.
 
-    docs/operations.md "Manual authorisations": staff give no reason (the model has no field for it).
+    docs/operations.md "Manual authorisations": staff's reason is shown; a school's own cancellation
+    needs none.
     """
     status = authorisation.status
     if status == ManualAuthorisation.Status.PENDING:
@@ -248,8 +249,14 @@ def authorisation_state(authorisation: ManualAuthorisation, establishment: Estab
     by_school = (
         authorisation.handled_by is not None and authorisation.handled_by.establishment_id == establishment.pk
     )
-    who = _("par votre établissement") if by_school else _("par l'équipe technique")
-    return _("Annulée le %(day)s %(who)s") % {"day": day, "who": who}
+    if by_school:
+        return _("Annulée le %(day)s par votre établissement") % {"day": day}
+    if authorisation.cancel_reason:
+        return _("Annulée le %(day)s par l'équipe technique (motif : %(reason)s)") % {
+            "day": day,
+            "reason": authorisation.cancel_reason,
+        }
+    return _("Annulée le %(day)s par l'équipe technique") % {"day": day}
 
 
 # --- technical staff's side --------------------------------------------------------------------
@@ -314,12 +321,26 @@ def manual_authorisation_execute(
     return transfer
 
 
-def manual_authorisation_cancel(authorisation: ManualAuthorisation, *, user: User, now: datetime) -> None:
+def manual_authorisation_cancel(
+    authorisation: ManualAuthorisation, *, user: User, now: datetime, reason: str = ""
+) -> None:
+    """Cancel a waiting authorisation: the school itself, or technical staff with a reason.
+
+    Staff must say why (docs/operations.md "Manual authorisations"): the school reads the reason on
+    its Transferts tab and can then fix what was wrong and authorise again.
+    """
+    reason = reason.strip()
+    if user.establishment_id is None and not reason:
+        raise ValidationError(
+            _("Indiquez le motif de l'annulation : l'établissement le lira sur sa page Transferts."),
+            code="reason_required",
+        )
     with transaction.atomic():
         authorisation = _lock_pending(authorisation)
         authorisation.status = ManualAuthorisation.Status.CANCELLED
         authorisation.handled_by, authorisation.handled_at = user, now
-        authorisation.save(update_fields=["status", "handled_by", "handled_at"])
+        authorisation.cancel_reason = reason
+        authorisation.save(update_fields=["status", "handled_by", "handled_at", "cancel_reason"])
 
 
 def _lock_pending(authorisation: ManualAuthorisation) -> ManualAuthorisation:
