@@ -215,6 +215,8 @@ class _People:
 
     staff: dict[tuple[str, str], list[User]] = field(default_factory=lambda: defaultdict(list))
     students: dict[tuple[str, str], list[Student]] = field(default_factory=lambda: defaultdict(list))
+    # (last name, first name, birth date) of the active students who have no account yet
+    without_account: set[tuple[str, str, datetime.date | None]] = field(default_factory=set)
 
 
 def _people(establishment: Establishment) -> _People:
@@ -226,7 +228,15 @@ def _people(establishment: Establishment) -> _People:
         people.students[(comparable_name(student.last_name), comparable_name(student.first_name))].append(
             student
         )
+    without = establishment.students.filter(is_active=True, user__isnull=True)
+    for last, first, born in without.values_list("last_name", "first_name", "birth_date"):
+        people.without_account.add((comparable_name(last), comparable_name(first), born))
     return people
+
+
+def _without_account(row: Row, people: _People) -> bool:
+    key = (comparable_name(row.last_name), comparable_name(row.first_name), row.birth_date)
+    return key in people.without_account
 
 
 def _candidates(row: Row, people: _People) -> list[User]:
@@ -272,7 +282,9 @@ def preview_build(establishment: Establishment, rows: list[Row]) -> dict[str, li
     preview: dict[str, list[dict[str, Any]]] = {category: [] for category in CATEGORIES}
     for row, users in zip(rows, matched, strict=True):
         if not users:
-            preview[NOT_FOUND].append(_shown(row))
+            no_account = _without_account(row, people)
+            note = _("élève sans compte cerisepro : créez d'abord son compte") if no_account else ""
+            preview[NOT_FOUND].append(_shown(row, note))
         elif len(users) > 1:
             preview[HOMONYMS].append(
                 _shown(row, _("%(count)s comptes portent ce nom") % {"count": len(users)})

@@ -230,3 +230,15 @@ def test_an_abandoned_preview_is_deleted_a_day_later(admin_user, establishment, 
         establishment, admin_user, (HEADER + "Dupont;Léa;17/05/2008;;x\n").encode(), "f.csv", now
     )
     assert not CasLinkImport.objects.filter(pk=old.pk).exists()
+
+
+def test_a_student_without_an_account_is_not_found_and_the_preview_says_why(establishment, people):
+    StudentFactory(
+        establishment=establishment,
+        last_name="Sanscompte",
+        first_name="Noé",
+        birth_date=datetime.date(2008, 9, 9),
+    )
+    preview = _preview(establishment, HEADER + "Sanscompte;Noé;09/09/2008;2GA2;noe.s\n")
+    (row,) = preview["not_found"]
+    assert "sans compte cerisepro" in row["note"]
