@@ -1073,7 +1073,7 @@ def _read_structures(element: etree._Element, state: _StudentFileState) -> None:
                 code = child.text
             elif tag == "TYPE_STRUCTURE":
                 kind = child.text
-        if not (code and kind and _clean(kind).upper() == "D"):
+        if not (code and kind and (kind == "D" or _clean(kind).upper() == "D")):
             continue
         code = _clean(code)
         if code:
