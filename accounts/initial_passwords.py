@@ -33,6 +33,7 @@ from .models import InitialPassword
 # 31 symbols, 12 of them ≈ 59 bits, by groups of four for dictation ("k7wq-m3xp-r9tf").
 ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 GROUPS, GROUP_LENGTH = 3, 4
+MAX_DRAWS = 20  # a refused draw is rare (one resembling the login): 20 refusals mean a setting
 # The session remembers whether its user still has to change the password, from the login on: no
 # query per page for everybody who has nothing to change.
 MUST_CHANGE = "cerisepro_initial_password"
@@ -44,15 +45,19 @@ def generate_initial_password(user: User) -> str:
     14 characters (hyphens included) meet the 12-character rule; a draw that some validator still
     refuses (e.g. one that resembled the login) is simply drawn again.
     """
-    while True:
+    for _attempt in range(MAX_DRAWS):
         password = "-".join(
-            "".join(secrets.choice(ALPHABET) for _ in range(GROUP_LENGTH)) for _ in range(GROUPS)
+            "".join(secrets.choice(ALPHABET) for _char in range(GROUP_LENGTH)) for _group in range(GROUPS)
         )
         try:
             validate_password(password, user)
         except ValidationError:
             continue
         return password
+    # Only a configuration change can get here (e.g. a longer minimum length): say so, never loop.
+    raise RuntimeError(
+        "AUTH_PASSWORD_VALIDATORS refuse every initial password: see accounts/initial_passwords.py"
+    )
 
 
 def _fingerprint(user: User) -> str:

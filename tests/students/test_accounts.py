@@ -315,3 +315,20 @@ def test_an_import_elsewhere_leaves_this_school_s_accounts_alone(
     import_with_signal(other_establishment, students_of(1), NOW)
 
     assert User.objects.get(username=card.login).is_active  # not this school's import
+
+
+def test_validators_that_refuse_every_initial_password_stop_with_an_error(
+    establishment, admin_user, settings
+):
+    settings.AUTH_PASSWORD_VALIDATORS = [
+        {
+            "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+            "OPTIONS": {"min_length": 40},
+        }
+    ]
+    student = StudentFactory(establishment=establishment)
+
+    with pytest.raises(RuntimeError):
+        create_student_accounts(establishment, [student], by=admin_user)
+
+    assert not User.objects.filter(student_record=student).exists()
