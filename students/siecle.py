@@ -820,14 +820,15 @@ _LIMITED_FIELDS = tuple((_ROW_INDEX[spec.attribute], spec) for spec in ELEVE_FIE
 # 20,000 students unpacks faster than it reads NamedTuple attributes. The empty value is what the
 # parser gives for an absent or blank tag, so that such a tag is not parsed at all.
 _Reader = tuple[int, tuple[str, ...], Callable[[str | None], Any], Any, EleveField]
+# A field read from one tag only (most of them) is one tag, not a tuple of them: no inner loop.
+_SingleTagReader = tuple[int, str, Callable[[str | None], Any], Any, EleveField]
+_Readers = tuple[tuple[_SingleTagReader, ...], tuple[_Reader, ...]]
 
 
-def _readers(
-    specs: tuple[EleveField, ...], dates: Callable[[str | None], date | None]
-) -> tuple[_Reader, ...]:
+def _readers(specs: tuple[EleveField, ...], dates: Callable[[str | None], date | None]) -> _Readers:
     """The readers of one file: its dates go through ``dates``, a cache of the dates already read
     (a school has a few hundred distinct entry dates and birth days, read thousands of times)."""
-    return tuple(
+    readers = [
         (
             _ROW_INDEX[spec.attribute],
             spec.tags,
@@ -836,7 +837,11 @@ def _readers(
             spec,
         )
         for spec in specs
+    ]
+    single = tuple(
+        (index, tags[0], parse, empty, spec) for index, tags, parse, empty, spec in readers if len(tags) == 1
     )
+    return single, tuple(reader for reader in readers if len(reader[1]) > 1)
 
 
 @dataclass
@@ -857,8 +862,8 @@ class _StudentFileState:
     usual_name_ids: list[str] = field(default_factory=list)
     # (ELEVE_ID, field, tag, value as shown) of the lenient values that could not be read: left empty.
     unreadable: list[tuple[str, EleveField, str, str]] = field(default_factory=list)
-    readers: tuple[_Reader, ...] = ()
-    usual_name_readers: tuple[_Reader, ...] = ()
+    readers: _Readers = ((), ())
+    usual_name_readers: _Readers = ((), ())
 
 
 @contextmanager
@@ -980,16 +985,23 @@ def _read_eleve_id(element: etree._Element, state: _StudentFileState) -> str:
 
 
 def _fill(
-    row: list[Any],
-    readers: tuple[_Reader, ...],
-    texts: dict[str, str | None],
-    eleve_id: str,
-    state: _StudentFileState,
+    row: list[Any], readers: _Readers, texts: dict[str, str | None], eleve_id: str, state: _StudentFileState
 ) -> None:
     """Each field's value, from the first of its tags that gives one; an absent or blank tag is not
-    parsed (its parser would give the field's empty value)."""
+    parsed (its parser would give the field's empty value, as it gives for a blank value)."""
     get = texts.get
-    for index, tags, parse, empty, spec in readers:
+    single, multi = readers
+    for index, tag, parse, empty, spec in single:
+        text = get(tag)
+        if not text:
+            row[index] = empty
+            continue
+        try:
+            row[index] = parse(text)
+        except ValueError:
+            _unreadable(spec, tag, text, eleve_id, state)  # refuses the file, or leaves it empty
+            row[index] = empty
+    for index, tags, parse, empty, spec in multi:
         value = empty
         for tag in tags:
             text = get(tag)
@@ -998,7 +1010,7 @@ def _fill(
             try:
                 value = parse(text)
             except ValueError:
-                _unreadable(spec, tag, text, eleve_id, state)  # refuses the file, or leaves it empty
+                _unreadable(spec, tag, text, eleve_id, state)
                 value = empty
             if value:
                 break
