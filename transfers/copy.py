@@ -116,10 +116,16 @@ def _copy_and_count_in_one_statement(transfers: list[Transfer], now: datetime) -
         f" RETURNING t.id, {', '.join(f't.{column}' for column in columns)}"
     )
     with connection.cursor() as cursor:
-        # The statement's estimated cost (hundreds of thousands) makes PostgreSQL JIT-compile it
-        # with inlining and optimisation: 0.6–0.9 s per batch for a 0.1–0.5 s statement at national
-        # scale (EXPLAIN ANALYZE in BENCHMARKS.md). Off for this transaction only.
-        cursor.execute("SET LOCAL jit = off")
+        # For this transaction only (set_config(…, true) is SET LOCAL), in one round trip:
+        # - jit off: the statement's estimated cost (hundreds of thousands) makes PostgreSQL
+        #   JIT-compile it with inlining and optimisation: 0.6–0.9 s per batch for a 0.1–0.5 s
+        #   statement at national scale;
+        # - merge joins off: the batch's transfers were written in this transaction, so PostgreSQL
+        #   has no statistics for them and estimates a few dozen entries; it then chose a merge
+        #   anti-join that sorts every entry of the batch (45 MB on disk per batch at scale 0.25)
+        #   against the empty ``present`` set, where a hash of that set needs no sort.
+        # (EXPLAIN ANALYZE of both in BENCHMARKS.md, "national".)
+        cursor.execute("SELECT set_config('jit', 'off', true), set_config('enable_mergejoin', 'off', true)")
         stamp = _db_datetime(now)
         cursor.execute(sql, [*ids, stamp, stamp, *ids, *kinds, *ids])
         counted = cursor.fetchall()
@@ -146,7 +152,8 @@ def _copy_then_count(transfers: list[Transfer], now: datetime) -> None:
 
 def copy_passports(transfers: list[Transfer], *, now: datetime) -> None:
     """Copy the origin passports of done transfers, set-based: one statement per batch on
-    PostgreSQL (after a ``SET LOCAL``), three elsewhere, whatever the number of entries.
+    PostgreSQL (after one ``set_config`` of the planner settings), three elsewhere, whatever the
+    number of entries.
 
     Fills the per-kind counters of each row. The caller holds the transaction, so each copy is
     all-or-nothing with its history row; the schools' history counts are renewed after it commits.
