@@ -57,7 +57,7 @@ def test_the_administrator_then_the_principal_set_up_the_establishment(
 
     open_settings_tab(page, "Transferts")
     page.get_by_label("Numéro de déclaration CNIL").fill("1929152 V0")
-    page.get_by_label("Oui").check()
+    page.get_by_role("group", name="Souhaitez-vous activer le transfert").get_by_label("Oui").check()
     page.get_by_role("button", name="Valider").click()
     expect(page.get_by_role("status")).to_have_text(SAVED)
     expect(
@@ -71,7 +71,7 @@ def test_the_administrator_then_the_principal_set_up_the_establishment(
     ).click()
     expect(page.get_by_role("heading", name="Transfert des passeports professionnels")).to_be_visible()
     expect(page.get_by_label("Numéro de déclaration CNIL")).to_have_value("1929152 V0")
-    page.get_by_label("Non").check()
+    page.get_by_role("group", name="Souhaitez-vous activer le transfert").get_by_label("Non").check()
     page.get_by_role("button", name="Valider").click()
     expect(page.get_by_role("status")).to_have_text(SAVED)
     expect(page.get_by_text("Transfert désactivé")).to_be_visible()

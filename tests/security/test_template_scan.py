@@ -42,6 +42,10 @@ ALLOWED_UNESCAPED_TEMPLATES = {
     "templates/transfers/email_undone.txt",
     "templates/transfers/email_undone_subject.txt",
     "templates/transfers/email_manual_authorised.txt",
+    "templates/transfers/email_reminder_closing.txt",
+    "templates/transfers/email_reminder_closing_subject.txt",
+    "templates/transfers/email_reminder_weekly.txt",
+    "templates/transfers/email_reminder_weekly_subject.txt",
 }
 ALLOWED_UNESCAPED_MODULES = {
     # The SVG chart: every piece is built by format_html (which escapes labels and numbers);
