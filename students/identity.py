@@ -64,9 +64,18 @@ INE_LENGTH = 11
 MAX_LISTED = 10
 
 
+# ASCII characters that are not letters or digits, for comparable_name's fast path.
+_ASCII_NOT_ALNUM = {code: None for code in range(128) if not chr(code).isalnum()}
+
+
 def comparable_name(name: str | None) -> str:
     """A last name as the identity check compares it: no accents, case, spaces or hyphens."""
-    decomposed = unicodedata.normalize("NFKD", name or "")
+    if not name:
+        return ""
+    if name.isascii():
+        # NFKD leaves ASCII as it is: only the non-alphanumerics go (one C call, per student).
+        return name.translate(_ASCII_NOT_ALNUM).casefold()
+    decomposed = unicodedata.normalize("NFKD", name)
     return "".join(c for c in decomposed if c.isalnum()).casefold()
 
 
@@ -226,16 +235,21 @@ def _same_by_siecle_id(row: SiecleStudent, record: CurrentStudent) -> bool:
 
 
 def _identity_corrections(row: SiecleStudent, record: CurrentStudent) -> list[IdentityChange]:
+    new_ine = bool(stored_ine(row)) and not record.ine
+    # A value missing from the file never erases the stored one (see ``kept_identity``).
+    new_last_name = bool(row.last_name) and not same_last_name(row.last_name, record.last_name)
+    new_birth_date = row.birth_date is not None and row.birth_date != record.birth_date
+    if not (new_ine or new_last_name or new_birth_date):
+        return []  # the usual case: nothing to list, no name to format
     name = _name(row.last_name, row.first_name)
     changes = []
-    if stored_ine(row) and not record.ine:
+    if new_ine:
         changes.append(IdentityChange(record.pk, row.siecle_id, name, "ine", "", stored_ine(row)))
-    # A value missing from the file never erases the stored one (see ``kept_identity``).
-    if row.last_name and not same_last_name(row.last_name, record.last_name):
+    if new_last_name:
         changes.append(
             IdentityChange(record.pk, row.siecle_id, name, "last_name", record.last_name, row.last_name)
         )
-    if row.birth_date is not None and row.birth_date != record.birth_date:
+    if new_birth_date:
         old, new = _display_date(record.birth_date), _display_date(row.birth_date)
         changes.append(IdentityChange(record.pk, row.siecle_id, name, "birth_date", old, new))
     return changes

@@ -8,13 +8,14 @@ from __future__ import annotations
 import dataclasses
 import gc
 import hashlib
+import unicodedata
 import uuid
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from students.identity import SYNCED_FIELDS
+from students.identity import SYNCED_FIELDS, comparable_name
 from students.mef import diploma_of
 from students.models import Student
 from students.services import NEW_STUDENT_COLUMNS, import_siecle_export
@@ -127,3 +128,13 @@ def test_the_applied_import_records_the_file_s_sha256_hashed_while_it_was_parsed
     outcome = run_import(establishment, data)
 
     assert outcome.record.sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_an_ascii_last_name_compares_as_the_general_rule_says():
+    # comparable_name's ASCII fast path must give what NFKD + letters and digits + casefold give.
+    def general(name: str) -> str:
+        return "".join(c for c in unicodedata.normalize("NFKD", name) if c.isalnum()).casefold()
+
+    names = [f"Le{chr(code)}Bo-Euf" for code in range(128)] + ["D'ARTAGNAN", "  ", "o'brien 2"]
+    assert [comparable_name(name) for name in names] == [general(name) for name in names]
+    assert comparable_name("LEFÈVRE-Dupré") == comparable_name("Lefevre Dupre") == "lefevredupre"
