@@ -8,8 +8,9 @@ administrator as is. Warnings name students by their ELEVE_ID only, never by INE
 
 Parsing choices, because uploads are untrusted and files reach 20,000 students:
 
-- lxml ``iterparse`` with elements cleared as soon as they are read keeps memory flat (a full tree
-  of a large export costs several hundred bytes per element inside libxml2, out of Python's sight).
+- lxml ``iterparse`` with elements freed once read (a few hundred at a time) keeps memory flat (a
+  full tree of a large export costs several hundred bytes per element inside libxml2, out of
+  Python's sight).
 - defusedxml is not used: its lxml flavour is deprecated and it would not make iterparse safer than
   the parser options below. Safety comes from three layers: a SIECLE export never has a DOCTYPE,
   so one in the prolog is refused before parsing; the parser never substitutes entities, loads a
