@@ -312,8 +312,12 @@ def _measure_memory(count: int, folder: Path, *, traced: bool = False) -> dict:
 
 def peak_memory_child(count: int) -> None:
     """``python -m bench import-memory N``: the import's peak memory for N students, as JSON."""
-    with tempfile.TemporaryDirectory() as folder:
-        print(json.dumps(_measure_memory(count, Path(folder))))
+
+    def measure() -> None:
+        with tempfile.TemporaryDirectory() as folder:
+            print(json.dumps(_measure_memory(count, Path(folder))))
+
+    _in_own_database(measure, keep=False)
 
 
 # --- the benchmark -----------------------------------------------------------------------------
@@ -330,22 +334,28 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--memory-students", type=int, nargs="*", default=[5000, 20000])
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database afterwards")
     args = parser.parse_args(argv)
+    load_before = _load()
+    _in_own_database(lambda: _run(args, load_before), keep=args.keep)
+    return 0
+
+
+def _in_own_database(run, *, keep: bool) -> None:
+    """Run ``run`` against the benchmark's database, made and migrated first (PostgreSQL: dropped
+    after, unless ``keep``)."""
     url = _database_url()
     postgres = not url.startswith("sqlite")
     if postgres:
         _recreate_database(url)
     _environment(url)
-    load_before = _load()
     setup_django()
     try:
-        _run(args, load_before)
+        run()
     finally:
-        if postgres and not args.keep:
+        if postgres and not keep:
             from django.db import connection
 
             connection.close()
             _drop_database(url)
-    return 0
 
 
 def _run(args: argparse.Namespace, load_before: str) -> None:
