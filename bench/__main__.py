@@ -1,10 +1,11 @@
-"""python -m bench import | import-memory N | import-child FILE | national | national-job NOW BATCH | web"""
+"""python -m bench import | import-memory N | import-child FILE | national | national-job NOW BATCH
+| copy-ab | web"""
 
 from __future__ import annotations
 
 import sys
 
-from . import import_siecle, national, web
+from . import copy_ab, import_siecle, national, web
 
 COMMANDS = {
     "import": lambda argv: import_siecle.main(argv),
@@ -12,6 +13,7 @@ COMMANDS = {
     "import-child": lambda argv: import_siecle.import_child(argv),
     "national": lambda argv: national.main(argv),
     "national-job": lambda argv: national.job_child(*argv),
+    "copy-ab": lambda argv: copy_ab.main(argv),
     "web": lambda argv: web.main(argv),
 }
 

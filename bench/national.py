@@ -555,6 +555,8 @@ def main(argv: list[str]) -> int:
             )
     if not args.keep:
         _drop(url, name)
+    if not pairs:  # --runs 0 --keep: the data set alone, to study
+        return 0
     _report(pairs)
     return 0 if all(p["job_copied"] == p["floor_copied"] for p in pairs) else 1
 

@@ -122,3 +122,16 @@ def test_the_import_benchmark_runs_on_postgresql_without_any_settings(bench_post
     ):
         cursor.execute("SELECT count(*) FROM pg_database WHERE datname = %s", [name])
         assert cursor.fetchone()[0] == 0  # dropped at the end
+
+
+def test_the_copy_statement_ab_compares_three_variants_on_a_kept_data_set(bench_postgres_url):
+    run_postgres_bench(bench_postgres_url, "national", "--scale", "0.0002", "--runs", "0", "--keep")
+    try:
+        out = run_postgres_bench(bench_postgres_url, "copy-ab", "--trials", "1")
+    finally:
+        run_postgres_bench(bench_postgres_url, "national", "--scale", "0.0002", "--runs", "0")  # drops it
+
+    assert "one batch of 3 transfers" in out
+    for variant in ("no duplicate check (the floor's)", "before (ac03084^)", "this tree"):
+        assert f"{variant}: median" in out
+    assert "450 entries" in out
