@@ -59,11 +59,13 @@ clean:
 
 ## Benchmarks (see BENCHMARKS.md). The import runs against DATABASE_URL (default var/bench.sqlite3);
 ## the national matching and web benchmarks need PostgreSQL (default 127.0.0.1:5432, databases
-## bench_national / bench_web, created and dropped). Full scale: BENCH_SCALE=1 (about 8 minutes).
+## bench_national / bench_web, created and dropped). Full scale: BENCH_SCALE=1 BENCH_RUNS=1 (about
+## 10 minutes). The national figures are medians of BENCH_RUNS paired floor/job runs.
 BENCH_SCALE ?= 0.05
+BENCH_RUNS ?= 3
 bench: setup-dev
 	$(PY) -m bench import
-	$(PY) -m bench national --scale $(BENCH_SCALE)
+	$(PY) -m bench national --scale $(BENCH_SCALE) --runs $(BENCH_RUNS)
 
 bench-web: setup-dev
 	$(PY) -m bench web
