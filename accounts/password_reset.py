@@ -16,12 +16,12 @@ from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.core.cache import cache
 from django.core.mail import send_mail
-from django.http import HttpRequest
 from django.template import Context, engines
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from cerisepro.site import site_url
 from establishments.models import Role, User
 
 security_log = logging.getLogger("cerisepro.security")
@@ -39,14 +39,6 @@ def render_plain_text(template_name: str, context: dict) -> str:
     "Lycée d'Arsonval" is not written "Lycée d&#x27;Arsonval"."""
     template = engines["django"].get_template(template_name)
     return template.template.render(Context(context, autoescape=False))  # type: ignore[attr-defined]
-
-
-def site_url(request: HttpRequest | None = None) -> str:
-    """The public address of the site: ``SITE_URL``, or else the address of the request (whose host
-    Django has checked against ``ALLOWED_HOSTS``)."""
-    if settings.SITE_URL:
-        return settings.SITE_URL
-    return request.build_absolute_uri("/").rstrip("/") if request is not None else ""
 
 
 def password_link(user: User, base_url: str = "") -> str:

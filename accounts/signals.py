@@ -16,10 +16,11 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from cerisepro.security import AxesRequest, client_ip, new_locks
+from cerisepro.site import site_url
 from establishments.models import User
 
 from . import otp
-from .password_reset import render_plain_text, school_administrators, site_url
+from .password_reset import render_plain_text, school_administrators
 from .sessions import session_start
 
 security_log = logging.getLogger("cerisepro.security")

@@ -14,12 +14,12 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from cerisepro.site import site_url
 from establishments.access import ADMIN_ONLY, STAFF_ROLES, SchoolRequest, school_view
 from establishments.models import User
 
 from . import users
 from .forms import StaffUserForm
-from .password_reset import site_url
 from .reauth import recent_authentication_required
 
 SAVED = _("Modifications enregistrées.")

@@ -21,11 +21,12 @@ from django_otp import login as otp_login
 from django_otp.middleware import is_verified
 
 from cerisepro.security import client_ip
+from cerisepro.site import site_url
 from establishments.access import AuthenticatedRequest
 
 from . import otp
 from .forms import EnrolForm, PasswordResetRequestForm, SecondFactorForm
-from .password_reset import password_reset_completed, password_reset_request, site_url
+from .password_reset import password_reset_completed, password_reset_request
 from .reauth import recent_authentication_required
 from .sessions import VERIFY, mark_authenticated, second_factor_awaited, second_factor_done
 

@@ -13,7 +13,6 @@ from urllib.parse import urlencode
 
 import requests
 from authlib.common.errors import AuthlibBaseError
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.core.exceptions import ValidationError
@@ -30,6 +29,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from joserfc.errors import JoseError
 
 from accounts.reauth import recent_authentication_required
+from cerisepro.site import absolute_url
 from cerisepro.views import LogoutView as BaseLogoutView
 from establishments.access import ADMIN_ONLY, STAFF_ROLES, SchoolRequest, school_view
 from establishments.models import Establishment, User
@@ -48,11 +48,6 @@ NEXT_KEY = "sso_next"
 CAS_UAI_KEY = "sso_cas_uai"
 CAS_LOGOUT_KEY = "sso_cas_logout"
 LINKS_PER_PAGE = 50
-
-
-def _absolute(request: HttpRequest, path: str) -> str:
-    # SITE_URL when set: the service URL given to the ENT must not depend on the Host header.
-    return f"{settings.SITE_URL}{path}" if settings.SITE_URL else request.build_absolute_uri(path)
 
 
 def _remember_next(request: HttpRequest) -> None:
@@ -95,7 +90,7 @@ def settings_connexion(request: SchoolRequest) -> HttpResponse:
     if not request.can_write:
         for field in form.fields.values():
             field.disabled = True
-    service_url = _absolute(request, reverse("sso-cas-login", args=[establishment.uai]))
+    service_url = absolute_url(reverse("sso-cas-login", args=[establishment.uai]), request)
     context = {
         "form": form,
         "current": current,
@@ -252,7 +247,7 @@ def cas_login(request: HttpRequest, uai: str) -> HttpResponse:
     receives the ENT's single-logout ``logoutRequest``."""
     establishment = _ent_establishment(uai)
     server_url = services.login_settings(establishment).cas_server_url
-    service_url = _absolute(request, reverse("sso-cas-login", args=[uai]))
+    service_url = absolute_url(reverse("sso-cas-login", args=[uai]), request)
     if request.method == "POST":
         logout_request = request.POST.get("logoutRequest", "")
         if not logout_request:
@@ -312,7 +307,7 @@ def ent_logout(request: HttpRequest) -> HttpResponse:
     current = services.login_settings(establishment) if establishment else None
     if current is None or not current.uses_ent:
         return redirect("login")
-    logout_url = cas.logout_url(current.cas_server_url, _absolute(request, reverse("login")))
+    logout_url = cas.logout_url(current.cas_server_url, absolute_url(reverse("login"), request))
     return render(request, "sso/ent_logout.html", {"logout_url": logout_url})
 
 
@@ -324,7 +319,7 @@ def proconnect_login(request: HttpRequest) -> HttpResponseBase:
     if not oidc.configured():
         raise Http404
     _remember_next(request)
-    callback = _absolute(request, reverse("sso-proconnect-callback"))
+    callback = absolute_url(reverse("sso-proconnect-callback"), request)
     try:
         return oidc.client().authorize_redirect(request, callback, **oidc.authorize_params())
     except (requests.RequestException, ValueError, KeyError):

@@ -13,7 +13,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
@@ -26,6 +25,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.reauth import recent_authentication_required
 from cerisepro.forms import SafeInputMixin
+from cerisepro.site import site_url
 from establishments.access import ADMIN_ONLY, SCHOOL_STAFF, SchoolRequest, school_view
 
 from . import selectors
@@ -74,11 +74,6 @@ class StudentAccountsForm(SafeInputMixin, forms.Form):
         if cleaned.get("portee") == WHOLE_CLASS and not cleaned.get("classe"):
             raise ValidationError(_("Choisissez d'abord une classe dans le filtre de la liste."))
         return cleaned
-
-
-def site_address(request: SchoolRequest) -> str:
-    """The address printed on the sheet: ``SITE_URL``, or else the one the administrator is using."""
-    return settings.SITE_URL or request.build_absolute_uri("/").rstrip("/")
 
 
 def _chosen_students(request: SchoolRequest, form: StudentAccountsForm) -> list[Student]:
@@ -159,7 +154,7 @@ def student_accounts_create(request: SchoolRequest) -> HttpResponse:
         "created": len(outcome.created),
         "reset": len(outcome.reset),
         "notes": notes,
-        "site_address": site_address(request),
+        "site_address": site_url(request),
         "list_url": list_url,
         "today": timezone.localdate(),
     }
@@ -186,7 +181,7 @@ def student_login_sheet(request: SchoolRequest) -> HttpResponse:
         "with_passwords": False,
         "class_code": class_code,
         "without": without,
-        "site_address": site_address(request),
+        "site_address": site_url(request),
         "list_url": _list_of(list_url, class_code),
         "today": timezone.localdate(),
     }

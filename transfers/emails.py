@@ -12,12 +12,12 @@ from collections.abc import Iterable
 from contextlib import suppress
 from typing import NamedTuple
 
-from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db.models import Count
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from cerisepro.site import site_url
 from establishments.models import Establishment, Role, User
 
 from .models import Transfer
@@ -62,12 +62,12 @@ def _administrator_emails(establishment_ids) -> dict[int, list[str]]:
 
 
 def _message(side: str, establishment: Establishment, count: int, recipients: list[str]) -> EmailMessage:
-    site_url = getattr(settings, "SITE_URL", "").rstrip("/")
+    site = site_url()
     context = {
         "establishment": establishment,
         "count": count,
         "plural": "s" if count > 1 else "",
-        "history_url": site_url + reverse("transfer-history", args=[establishment.uai]),
+        "history_url": site + reverse("transfer-history", args=[establishment.uai]),
     }
     template = SIDES[side][1]
     subject = render_to_string(f"{template}_subject.txt", context).strip()

@@ -21,7 +21,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -29,6 +28,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from cerisepro.site import site_url
 from establishments.models import Establishment
 
 from .emails import _administrator_emails
@@ -162,7 +162,7 @@ TEMPLATES: dict[str, str] = {
 def _message(
     establishment: Establishment, kind: str, rows: list[Reminder], recipients: list[str]
 ) -> EmailMessage:
-    site_url = getattr(settings, "SITE_URL", "").rstrip("/")
+    site = site_url()
     count = rows[0].students if kind == ReminderKind.NOT_ENABLED else len(rows)
     closes = min(row.closes_on for row in rows if row.closes_on)
     context = {
@@ -171,8 +171,8 @@ def _message(
         "closes_on": closes,
         "days": (closes - timezone.localdate(rows[0].sent_at)).days,
         "reason": WaitingReason.THIS_NOT_ENABLED.label,
-        "settings_url": site_url + reverse("settings-transfers", args=[establishment.uai]),
-        "waiting_url": site_url + reverse("transfer-waiting", args=[establishment.uai]),
+        "settings_url": site + reverse("settings-transfers", args=[establishment.uai]),
+        "waiting_url": site + reverse("transfer-waiting", args=[establishment.uai]),
     }
     subject = render_to_string(f"{TEMPLATES[kind]}_subject.txt", context).strip()
     body = render_to_string(f"{TEMPLATES[kind]}.txt", context)

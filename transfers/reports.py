@@ -15,6 +15,7 @@ from django.core.mail import EmailMessage
 from django.db import transaction
 from django.urls import reverse
 
+from cerisepro.site import absolute_url
 from establishments.models import Establishment, User
 from establishments.services import audit_record
 
@@ -55,9 +56,7 @@ def _alert_staff(report_id: int) -> None:
     if not recipients:
         logger.warning("Transfer report %s: no staff e-mail address to alert", report_id)
         return
-    url = getattr(settings, "SITE_URL", "").rstrip("/") + reverse(
-        "admin:transfers_transferreport_change", args=[report_id]
-    )
+    url = absolute_url(reverse("admin:transfers_transferreport_change", args=[report_id]))
     body = (
         "Bonjour,\n\nUn établissement signale une erreur sur un passeport transmis par cerisepro.\n"
         f"Le signalement est à traiter dans l'administration technique :\n{url}\n\n"

@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from cerisepro.site import site_url
 from establishments.models import Establishment, User
 from students.models import PassportEntry
 
@@ -206,7 +207,7 @@ UNDONE_SIDES = {
 
 
 def _undone_message(transfer: Transfer, side: str, establishment: Establishment, recipients: list[str]):
-    site_url = getattr(settings, "SITE_URL", "").rstrip("/")
+    site = site_url()
     assert transfer.undone_at is not None
     context = {
         "establishment": establishment,
@@ -214,7 +215,7 @@ def _undone_message(transfer: Transfer, side: str, establishment: Establishment,
         "decided_on": _paris_day(transfer.created_at),
         "undone_on": _paris_day(transfer.undone_at),
         "reason": transfer.undo_reason,
-        "history_url": site_url + reverse("transfer-history", args=[establishment.uai]),
+        "history_url": site + reverse("transfer-history", args=[establishment.uai]),
     }
     subject = render_to_string("transfers/email_undone_subject.txt", context).strip()
     body = render_to_string("transfers/email_undone.txt", context)

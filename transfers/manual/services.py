@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from functools import partial
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
@@ -25,6 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from cerisepro.site import absolute_url
 from establishments.models import Establishment, User
 from establishments.validators import normalize_uai, validate_uai
 from students.models import Origin, Student
@@ -199,7 +199,7 @@ def pending_admin_path() -> str:
 
 def pending_admin_url() -> str:
     """The same, absolute when SITE_URL is set, as in the schools' e-mails (transfers/emails.py)."""
-    return f"{getattr(settings, 'SITE_URL', '').rstrip('/')}{pending_admin_path()}"
+    return absolute_url(pending_admin_path())
 
 
 def notify_staff_of_authorisations(establishment_id: int) -> bool:
