@@ -44,7 +44,8 @@ def transfer_report_create(
     return report
 
 
-def _staff_emails() -> list[str]:
+def staff_emails() -> list[str]:
+    """Every technical-staff address: active staff users with one, and SUPPORT_EMAILS (ADMINS)."""
     staff = (
         User.objects.filter(is_staff=True, is_active=True).exclude(email="").values_list("email", flat=True)
     )
@@ -52,7 +53,7 @@ def _staff_emails() -> list[str]:
 
 
 def _alert_staff(report_id: int) -> None:
-    recipients = _staff_emails()
+    recipients = staff_emails()
     if not recipients:
         logger.warning("Transfer report %s: no staff e-mail address to alert", report_id)
         return

@@ -32,7 +32,7 @@ from students.models import Origin, Student
 from ..copy import copy_passports
 from ..history import PARIS
 from ..models import Kind, ManualAuthorisation, Transfer
-from ..reports import _staff_emails as staff_emails  # one list of staff recipients for every alert
+from ..reports import staff_emails  # one list of staff recipients for every alert
 from ..rules import refuse_left_destination, window_start
 
 logger = logging.getLogger(__name__)
