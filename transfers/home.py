@@ -25,7 +25,7 @@ from establishments.dashboard import ChecklistStep, StatusItem
 from establishments.models import Establishment, Role, User
 from students.models import SiecleImport, Student
 
-from . import history
+from . import history, waiting
 from .models import ManualAuthorisation
 
 # An import that synchronised the roster, whether or not it changed anything.
@@ -134,6 +134,7 @@ def manual_item(establishment: Establishment, now: datetime, role: str) -> Statu
 
 # The status panel's items after the transfer switch, in this order (docs/home.md).
 STATUS_ITEMS = [siecle_item, students_item, received_item, sent_item, manual_item]
+STATUS_ITEMS += [waiting.arrivals_item, waiting.departures_item]  # docs/transfers.md §9
 
 
 # --- the sections of each role -------------------------------------------------------------------

@@ -10,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from establishments import dashboard
 from students.models import Student
 from transfers.models import Cause, HoldReason, Transfer
 from transfers.run import run_matching
@@ -241,3 +242,10 @@ def test_the_home_page_items_count_and_link_to_the_page(schools, django_assert_n
     assert "Paramètres › Transferts" in items[0].warning
     assert arrivals_item(new, NOW, "enseignant").url == ""  # a teacher cannot open the page
     assert departures_item(old, NOW, "chef").value == "1 élève"  # singular, as French says it
+
+
+def test_the_home_page_status_panel_shows_both_counts(schools):
+    old, new = schools
+    _crowd(old, new, 4)
+    panel = {item.key: item.value for item in dashboard.status_panel(new, now=NOW, role="administrateur")}
+    assert (panel["waiting_arrivals"], panel["waiting_departures"]) == ("4 élèves", "4 élèves")
