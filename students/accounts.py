@@ -246,14 +246,20 @@ def sync_accounts_after_import(establishment_id: int, *, now: datetime) -> tuple
             pk__in=students.filter(is_active=False).values("user"), is_active=True
         ).values_list("pk", flat=True)
     )
-    ImportDeactivation.objects.bulk_create(
-        [ImportDeactivation(user_id=pk, deactivated_at=now) for pk in to_disable], ignore_conflicts=True
+    if to_disable:
+        ImportDeactivation.objects.bulk_create(
+            [ImportDeactivation(user_id=pk, deactivated_at=now) for pk in to_disable], ignore_conflicts=True
+        )
+        User.objects.filter(pk__in=to_disable).update(is_active=False)
+    # Two reads when nothing changes (most imports): every import pays for this receiver.
+    to_enable = list(
+        ImportDeactivation.objects.filter(
+            user__in=students.filter(is_active=True).values("user")
+        ).values_list("user_id", flat=True)
     )
-    User.objects.filter(pk__in=to_disable).update(is_active=False)
-    marks = ImportDeactivation.objects.filter(user__in=students.filter(is_active=True).values("user"))
-    to_enable = list(marks.values_list("user_id", flat=True))
-    User.objects.filter(pk__in=to_enable).update(is_active=True)
-    marks.delete()
+    if to_enable:
+        User.objects.filter(pk__in=to_enable).update(is_active=True)
+        ImportDeactivation.objects.filter(user_id__in=to_enable).delete()
     return len(to_disable), len(to_enable)
 
 

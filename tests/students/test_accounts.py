@@ -25,6 +25,7 @@ from students.accounts import (
     class_login_cards,
     create_student_accounts,
     login_base,
+    sync_accounts_after_import,
 )
 from students.models import Student
 from students.services import import_siecle_export
@@ -315,6 +316,16 @@ def test_an_import_elsewhere_leaves_this_school_s_accounts_alone(
     import_with_signal(other_establishment, students_of(1), NOW)
 
     assert User.objects.get(username=card.login).is_active  # not this school's import
+
+
+def test_an_import_that_changes_no_account_costs_two_reads(
+    establishment, admin_user, django_assert_num_queries
+):
+    student = StudentFactory(establishment=establishment)
+    create_student_accounts(establishment, [student], by=admin_user)
+
+    with django_assert_num_queries(2):  # who to disable, who to re-enable: nobody
+        assert sync_accounts_after_import(establishment.pk, now=NOW) == (0, 0)
 
 
 def test_validators_that_refuse_every_initial_password_stop_with_an_error(
