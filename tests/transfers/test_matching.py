@@ -401,22 +401,3 @@ def test_the_new_school_administrators_get_one_email_after_the_transfer(
     assert len(mailoutbox) == 1
     assert mailoutbox[0].to == ["admin@renoir.example.org"]
     assert destination.last_name not in mailoutbox[0].body and INE not in mailoutbox[0].body
-
-
-def test_a_mail_failure_never_undoes_a_transfer(
-    old_school, new_school, monkeypatch, django_capture_on_commit_callbacks
-):
-    UserFactory(establishment=new_school, role="administrateur", email="admin@renoir.example.org")
-    passport(left(old_school, paris(2026, 9, 5)))
-    destination = arrived(new_school, paris(2026, 9, 8))
-
-    def smtp_down(*args, **kwargs):
-        raise ConnectionRefusedError("smtp down")
-
-    monkeypatch.setattr("django.core.mail.EmailMessage.send", smtp_down)
-    with django_capture_on_commit_callbacks(execute=True):
-        run = run_matching(NOW)
-
-    assert run.status == "termine"
-    assert only_row().done
-    assert PassportEntry.objects.filter(student=destination).count() == 3
