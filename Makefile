@@ -57,9 +57,9 @@ format: setup-dev
 clean:
 	rm -rf var/ .pytest_cache
 
-## Benchmarks (see BENCHMARKS.md). The import runs against DATABASE_URL (default var/bench.sqlite3);
-## the national matching and web benchmarks need PostgreSQL (default 127.0.0.1:5432, databases
-## bench_national / bench_web, created and dropped). Full scale: BENCH_SCALE=1 BENCH_RUNS=1 (about
+## Benchmarks (see BENCHMARKS.md). All three need PostgreSQL (default 127.0.0.1:5432, databases
+## bench_import / bench_national / bench_web, created and dropped); the import also runs on SQLite
+## with DATABASE_URL=sqlite:///var/bench.sqlite3. Full scale: BENCH_SCALE=1 BENCH_RUNS=1 (about
 ## 10 minutes). The national figures are medians of BENCH_RUNS paired floor/job runs.
 BENCH_SCALE ?= 0.05
 BENCH_RUNS ?= 3
