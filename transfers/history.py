@@ -371,8 +371,3 @@ def invalidate_history_counts(establishment_ids: Iterable[int | None]) -> None:
         cache.set_many({_version_key(i): uuid.uuid4().hex for i in ids}, timeout=None)
 
     transaction.on_commit(new_versions, robust=True)
-
-
-def invalidate_monthly_counts(establishment_id: int | None) -> None:
-    """:func:`invalidate_history_counts` for one establishment (the name ``transfers.undo`` calls)."""
-    invalidate_history_counts([establishment_id])
