@@ -143,7 +143,7 @@ def _transfer_step(establishment: Establishment, user: User) -> ChecklistStep:
         "Activer le transfert des passeports avec le numéro de déclaration CNIL",
         establishment.transfer_enabled,
         _url("settings-transfers", establishment),
-        "Sans lui, les passeports de vos élèves ne suivent pas ceux qui changent d'établissement.",
+        "Sans lui, le passeport d'un élève qui change d'établissement ne le suit pas.",
     )
 
 

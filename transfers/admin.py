@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -406,33 +408,27 @@ class TransferAdmin(ReadOnlyAdmin):
         """Undo a transfer (docs/transfers.md "Undoing a transfer"): a confirmation page with the reason."""
         _require_perm(request, "change_transfer")
         transfer = self._transfer(pk)
-        change_url = reverse("admin:transfers_transfer_change", args=[transfer.pk])
         form = ReasonForm(request.POST if request.method == "POST" else None)
-        refusal = undo.transfer_undo_refusal(transfer, now=timezone.now())
-        if request.method == "POST" and not refusal and form.is_valid():
-            reason = form.cleaned_data["reason"]
-            try:
-                transfer = undo.transfer_undo(
-                    transfer, user=signed_in_user(request), now=timezone.now(), reason=reason
+        done, refusal = self._act_with_reason(
+            request,
+            transfer,
+            form,
+            undo.transfer_undo_refusal(transfer, now=timezone.now()),
+            act=undo.transfer_undo,
+            logged=_("Transfert annulé. Motif : %(reason)s"),
+            success=lambda undone: (
+                ngettext(
+                    "Transfert annulé : %(count)d entrée retirée du passeport de destination. "
+                    "Les deux établissements sont prévenus.",
+                    "Transfert annulé : %(count)d entrées retirées du passeport de destination. "
+                    "Les deux établissements sont prévenus.",
+                    undone.entries_copied,
                 )
-            except ValidationError as error:
-                refusal = error.messages[0]
-            else:
-                self.log_change(
-                    request, transfer, _("Transfert annulé. Motif : %(reason)s") % {"reason": reason}
-                )
-                messages.success(
-                    request,
-                    ngettext(
-                        "Transfert annulé : %(count)d entrée retirée du passeport de destination. "
-                        "Les deux établissements sont prévenus.",
-                        "Transfert annulé : %(count)d entrées retirées du passeport de destination. "
-                        "Les deux établissements sont prévenus.",
-                        transfer.entries_copied,
-                    )
-                    % {"count": transfer.entries_copied},
-                )
-                return HttpResponseRedirect(change_url)
+                % {"count": undone.entries_copied}
+            ),
+        )
+        if done is not None:
+            return done
         explanation = _(
             "L'annulation retire du passeport de l'élève, dans l'établissement de destination, les "
             "%(count)d entrées copiées par ce transfert (aucune n'a été modifiée depuis). La ligne reste "
@@ -448,29 +444,22 @@ class TransferAdmin(ReadOnlyAdmin):
         """Let the job decide an undone pair again."""
         _require_perm(request, "change_transfer")
         transfer = self._transfer(pk)
-        change_url = reverse("admin:transfers_transfer_change", args=[transfer.pk])
         form = ReasonForm(request.POST if request.method == "POST" else None)
-        refusal = (
+        done, refusal = self._act_with_reason(
+            request,
+            transfer,
+            form,
             ""
             if undo.transfer_is_reopenable(transfer)
-            else _("Seul un transfert annulé, et pas encore rouvert, peut être rouvert.")
+            else _("Seul un transfert annulé, et pas encore rouvert, peut être rouvert."),
+            act=undo.transfer_reopen,
+            logged=_("Paire rouverte. Motif : %(reason)s"),
+            success=lambda _reopened: _(
+                "Paire rouverte : le prochain rapprochement pourra la décider de nouveau."
+            ),
         )
-        if request.method == "POST" and not refusal and form.is_valid():
-            reason = form.cleaned_data["reason"]
-            try:
-                transfer = undo.transfer_reopen(
-                    transfer, user=signed_in_user(request), now=timezone.now(), reason=reason
-                )
-            except ValidationError as error:
-                refusal = error.messages[0]
-            else:
-                self.log_change(
-                    request, transfer, _("Paire rouverte. Motif : %(reason)s") % {"reason": reason}
-                )
-                messages.success(
-                    request, _("Paire rouverte : le prochain rapprochement pourra la décider de nouveau.")
-                )
-                return HttpResponseRedirect(change_url)
+        if done is not None:
+            return done
         explanation = _(
             "Rouvrir la paire permet au rapprochement de la décider de nouveau à sa prochaine exécution, "
             "si les conditions du transfert sont toujours remplies (dans les six mois). La ligne annulée "
@@ -479,6 +468,31 @@ class TransferAdmin(ReadOnlyAdmin):
         return self._reason_page(
             request, transfer, form, _("Rouvrir la paire"), explanation=explanation, refusal=refusal
         )
+
+    def _act_with_reason(
+        self,
+        request: HttpRequest,
+        transfer: Transfer,
+        form: ReasonForm,
+        refusal: str,
+        *,
+        act: Callable[..., Transfer],
+        logged: str,
+        success: Callable[[Transfer], str],
+    ) -> tuple[HttpResponse | None, str]:
+        """The undo and re-open pages' POST: with a valid reason and nothing refused, the service
+        acts, the admin log and a message say so, and the answer goes back to the transfer's page.
+        Otherwise no answer yet, and the refusal (the service's, if it refused) for the page."""
+        if request.method != "POST" or refusal or not form.is_valid():
+            return None, refusal
+        reason = form.cleaned_data["reason"]
+        try:
+            transfer = act(transfer, user=signed_in_user(request), now=timezone.now(), reason=reason)
+        except ValidationError as error:
+            return None, error.messages[0]
+        self.log_change(request, transfer, logged % {"reason": reason})
+        messages.success(request, success(transfer))
+        return HttpResponseRedirect(reverse("admin:transfers_transfer_change", args=[transfer.pk])), ""
 
     def _transfer(self, pk: int) -> Transfer:
         related = ("origin_establishment", "destination_establishment", "undone_by")

@@ -247,6 +247,18 @@ def _origin_reason(
     return found[0][1], found[0][2]
 
 
+def _own_side_reason(student: Student, held_since: datetime | None) -> WaitingReason | None:
+    """What this school's own side stops, first that applies, for an arrival and a departure alike:
+    its transfer switch, the student's identity, a review by staff (docs/transfers.md §9)."""
+    if not student.establishment.transfer_enabled:
+        return WaitingReason.THIS_NOT_ENABLED
+    if identity_missing(student):
+        return WaitingReason.IDENTITY_INCOMPLETE
+    if held_since is not None:
+        return WaitingReason.HELD
+    return None
+
+
 def _arrival(destination: Student, origins: list[_Other], start: datetime, now: datetime) -> WaitingStudent:
     origin_reason, origin = _origin_reason(destination, origins, start, now)
     closing = closes_on(destination.created_at)
@@ -257,14 +269,7 @@ def _arrival(destination: Student, origins: list[_Other], start: datetime, now: 
         counterpart = Counterpart(origin.pk, origin.establishment_id, origin.enabled)
         closing = min(closing, closes_on(origin.deactivated_at))
     held_since = getattr(destination, "held_since", None)
-    if not destination.establishment.transfer_enabled:
-        reason = WaitingReason.THIS_NOT_ENABLED
-    elif identity_missing(destination):
-        reason = WaitingReason.IDENTITY_INCOMPLETE
-    elif held_since is not None:
-        reason = WaitingReason.HELD
-    else:
-        reason = origin_reason or WaitingReason.NO_DEPARTURE
+    reason = _own_side_reason(destination, held_since) or origin_reason or WaitingReason.NO_DEPARTURE
     return WaitingStudent(destination, ARRIVAL, reason, closing, held_since, counterpart)
 
 
@@ -351,14 +356,7 @@ def waiting_departures(
             counterpart = Counterpart(destination.pk, destination.establishment_id, destination.enabled)
             closing = min(closing, closes_on(destination.created_at))
         held_since = getattr(origin, "held_since", None)
-        if not origin.establishment.transfer_enabled:
-            reason = WaitingReason.THIS_NOT_ENABLED
-        elif identity_missing(origin):
-            reason = WaitingReason.IDENTITY_INCOMPLETE
-        elif held_since is not None:
-            reason = WaitingReason.HELD
-        else:
-            reason = WaitingReason.AWAITING_DESTINATION
+        reason = _own_side_reason(origin, held_since) or WaitingReason.AWAITING_DESTINATION
         waiting.append(WaitingStudent(origin, DEPARTURE, reason, closing, held_since, counterpart))
     return waiting
 
