@@ -81,10 +81,11 @@ def _query_without(request: SchoolRequest, *keys: str) -> str:
 
 
 def _table(request: SchoolRequest, transfers, direction: str, page_key: str) -> dict:
-    page: Page = Paginator(transfers, PAGE_SIZE).get_page(request.GET.get(page_key))
+    lines = history.page_lines(transfers, direction)
+    page: Page = Paginator(lines, PAGE_SIZE).get_page(request.GET.get(page_key))
     return {
         "page": page,
-        "rows": list(history.history_rows(page.object_list, direction)),
+        "rows": history.page_rows(page.object_list, direction),
         "page_key": page_key,
         "query": _query_without(request, page_key),
     }
