@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import csv
 import functools
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Page, Paginator
+from django.db.models import QuerySet
 from django.http import HttpResponse, HttpResponseBadRequest, QueryDict, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
@@ -25,6 +26,7 @@ from establishments.access import STAFF_ROLES, SchoolRequest, school_view
 
 from . import history, reports, waiting
 from .charts import chart_description, month_label, monthly_chart_svg
+from .models import Transfer
 
 PAGE_SIZE = 25
 DIRECTIONS = {"recus": history.RECEIVED, "partis": history.SENT}
@@ -81,11 +83,13 @@ def _query_without(request: SchoolRequest, *keys: str) -> str:
 
 
 def _table(request: SchoolRequest, transfers, direction: str, page_key: str) -> dict:
-    lines = history.page_lines(transfers, direction)
-    page: Page = Paginator(lines, PAGE_SIZE).get_page(request.GET.get(page_key))
+    # The rows are counted on the selector's queryset: the columns' joins would make PostgreSQL
+    # count by scanning the table (11 ms at 15,000 rows) instead of the establishment's index (2 ms).
+    page: Page = Paginator(transfers, PAGE_SIZE).get_page(request.GET.get(page_key))
+    lines = history.page_lines(cast(QuerySet[Transfer], page.object_list), direction)  # the slice
     return {
         "page": page,
-        "rows": history.page_rows(page.object_list, direction),
+        "rows": history.page_rows(lines, direction),
         "page_key": page_key,
         "query": _query_without(request, page_key),
     }
