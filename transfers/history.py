@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 import logging
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -276,6 +276,7 @@ class PageRow(NamedTuple):
     kind: str  # Kind's value, for the CSS class
     kind_label: str  # "automatique", "manuel", "forcé"
     public_id: uuid.UUID
+    report_url: str | None  # "Signaler une erreur", on the sent rows
 
 
 FORCED_DESPITE = "Forcé par l'assistance malgré : "
@@ -307,8 +308,11 @@ def page_lines(transfers: QuerySet[Transfer], direction: str) -> QuerySet[Transf
     )
 
 
-def page_rows(lines: Iterable[tuple], direction: str) -> list[PageRow]:
-    """The rows of one page of :func:`page_lines`, with the same privacy as :class:`HistoryRow`."""
+def page_rows(
+    lines: Iterable[tuple], direction: str, report_url: Callable[[uuid.UUID], str] | None = None
+) -> list[PageRow]:
+    """The rows of one page of :func:`page_lines`, with the same privacy as :class:`HistoryRow`;
+    ``report_url`` gives each row's report page from its ``public_id``."""
     causes = {value: str(label) for value, label in Cause.choices}
     kinds = {value: str(label).lower() for value, label in Kind.choices}
     rows = []
@@ -349,6 +353,7 @@ def page_rows(lines: Iterable[tuple], direction: str) -> list[PageRow]:
                 kind=kind,
                 kind_label=kinds.get(kind, kind),
                 public_id=public_id,
+                report_url=report_url(public_id) if report_url else None,
             )
         )
     return rows

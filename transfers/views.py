@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import functools
+import uuid
+from collections.abc import Callable
 from typing import Any, cast
 
 from django import forms
@@ -17,12 +19,14 @@ from django.db.models import QuerySet
 from django.http import HttpResponse, HttpResponseBadRequest, QueryDict, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_http_methods
 
 from cerisepro.forms import SafeInputMixin
 from establishments.access import STAFF_ROLES, SchoolRequest, school_view
+from establishments.models import Establishment
 
 from . import history, reports, waiting
 from .charts import chart_description, month_label, monthly_chart_svg
@@ -82,14 +86,23 @@ def _query_without(request: SchoolRequest, *keys: str) -> str:
     return query.urlencode()
 
 
+def _report_url(establishment: Establishment) -> Callable[[uuid.UUID], str]:
+    """A transfer's "Signaler une erreur" URL, reversed once per page rather than once per row
+    (25 reverses were 1.4 ms of a 17 ms page in-process): the id goes where a placeholder was."""
+    placeholder = str(uuid.UUID(int=0))
+    before, after = reverse("transfer-report", args=[establishment.uai, placeholder]).split(placeholder)
+    return lambda public_id: f"{before}{public_id}{after}"
+
+
 def _table(request: SchoolRequest, transfers, direction: str, page_key: str) -> dict:
     # The rows are counted on the selector's queryset: the columns' joins would make PostgreSQL
     # count by scanning the table (11 ms at 15,000 rows) instead of the establishment's index (2 ms).
     page: Page = Paginator(transfers, PAGE_SIZE).get_page(request.GET.get(page_key))
     lines = history.page_lines(cast(QuerySet[Transfer], page.object_list), direction)  # the slice
+    report_url = _report_url(request.establishment) if direction == history.SENT else None
     return {
         "page": page,
-        "rows": history.page_rows(lines, direction),
+        "rows": history.page_rows(lines, direction, report_url),
         "page_key": page_key,
         "query": _query_without(request, page_key),
     }
