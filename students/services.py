@@ -11,9 +11,10 @@ import dataclasses
 import hashlib
 import logging
 import os
+import queue
 import threading
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -32,6 +33,7 @@ from establishments.models import Establishment, User
 
 from .identity import (
     COPIED_FIELDS,
+    INE_LENGTH,
     MEF_FIELDS,
     SYNCED_FIELDS,
     CurrentStudent,
@@ -44,11 +46,14 @@ from .identity import (
 from .mef import diploma_of
 from .models import Origin, SiecleImport, Student
 from .siecle import (
+    STUDENT_CLASS_INDEX,
+    STUDENT_ID_INDEX,
     Nomenclature,
     SiecleExport,
     SiecleFileError,
     SiecleStudent,
     gc_paused,
+    read_classes_ahead,
     read_nomenclature,
     read_student_file,
 )
@@ -194,21 +199,28 @@ def file_sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-class _HashedMeanwhile:
-    """A file's SHA-256, computed on another core while the file is parsed: hashlib lets go of the
-    GIL while it hashes, and 6.6 MB take some 8 ms that the import would otherwise wait for."""
+class _Meanwhile:
+    """``function(*args)`` computed on another thread while this one goes on; ``result()`` waits.
 
-    def __init__(self, data: bytes):
-        self._digest = ""
-        self._thread = threading.Thread(target=self._hash, args=(data,), name="sha256", daemon=True)
+    For work that lets go of the GIL, so that it runs on the other core: hashlib hashing a file
+    (6.6 MB take some 8 ms that the import would otherwise wait for), lxml parsing and
+    transforming the classes read ahead (``siecle.read_classes_ahead``).
+    """
+
+    def __init__(self, function: Callable[..., Any], *args: Any):
+        self._result: Any = None
+        self._thread = threading.Thread(target=self._run, args=(function, *args), daemon=True)
         self._thread.start()
 
-    def _hash(self, data: bytes) -> None:
-        self._digest = file_sha256(data)
+    def _run(self, function: Callable[..., Any], *args: Any) -> None:
+        self._result = function(*args)
 
-    def result(self) -> str:
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+    def result(self) -> Any:
         self._thread.join()
-        return self._digest
+        return self._result
 
 
 def _clip(value: str, field_name: str) -> str:
@@ -251,16 +263,27 @@ assert MEF_FIELDS == ("mef_label", "diploma_level", "diploma_specialite")
 
 
 def plan_import(
-    establishment: Establishment, export: SiecleExport, *, now: datetime, labels: dict[str, str] | None = None
+    establishment: Establishment,
+    export: SiecleExport,
+    *,
+    now: datetime,
+    labels: dict[str, str] | None = None,
+    first_import: bool = False,
 ) -> ImportPlan:
     """Compare the export with the establishment's students (one query) and list the changes.
 
     Which row is which stored student is decided by the identity rules (``students/identity.py``,
     ``docs/identity.md``); this function only turns their answer into creations and updates.
+    ``first_import``: the establishment had no student when the import locked it (the students
+    it already wrote meanwhile are not compared with themselves).
     """
     labels = labels or {}
     today = timezone.localtime(now).date()
-    students = [CurrentStudent(*row) for row in establishment.students.values_list(*CurrentStudent._fields)]
+    students = (
+        []
+        if first_import
+        else [CurrentStudent(*row) for row in establishment.students.values_list(*CurrentStudent._fields)]
+    )
     matching = match_rows(export.students, students)
     plan = ImportPlan(
         export=export,
@@ -328,8 +351,13 @@ def _db_value(field_name: str, value: Any) -> Any:
 
 
 # The columns of a new student, in the order both writers below give them: the import's own, then
-# the synced dates, then the synced texts (so that a COPY line quotes the texts in one join).
-_SYNCED_TEXT_FIELDS = tuple(name for name in SYNCED_FIELDS if name not in DATE_FIELDS)
+# the synced dates, then the synced texts (so that a COPY line quotes the texts in one join), the
+# four that the MEF code alone decides last (a COPY line takes them as one piece per MEF code).
+_MEF_TEXT_FIELDS = ("mef_code", *MEF_FIELDS)
+_SYNCED_TEXT_FIELDS = (
+    *(name for name in SYNCED_FIELDS if name not in DATE_FIELDS and name not in _MEF_TEXT_FIELDS),
+    *_MEF_TEXT_FIELDS,
+)
 NEW_STUDENT_COLUMNS = (
     "establishment_id",
     "public_id",
@@ -349,16 +377,10 @@ _TEXT_POSITIONS = tuple(SYNCED_FIELDS.index(name) for name in _SYNCED_TEXT_FIELD
 COPY_CHUNK_CHARS = 64 * 1024
 
 
-def _new_students(plan: ImportPlan, labels: dict[str, str]) -> Iterator[tuple[bool, list, list[str]]]:
-    """Each student to create: whether it has already left, its synced dates and its synced texts."""
-    today = plan.today
-    for row in plan.creations:
-        values = _synced_values(row, labels, None)
-        yield (
-            row.has_left(today),
-            [values[i] for i in _DATE_POSITIONS],
-            [values[i] for i in _TEXT_POSITIONS],
-        )
+def _new_student(row: SiecleStudent, labels: dict[str, str], today: date) -> tuple[bool, list, list[str]]:
+    """A student to create: whether it has already left, its synced dates and its synced texts."""
+    values = _synced_values(row, labels, None)
+    return row.has_left(today), [values[i] for i in _DATE_POSITIONS], [values[i] for i in _TEXT_POSITIONS]
 
 
 def _public_ids(count: int) -> list[str]:
@@ -410,24 +432,58 @@ class _CopySource:
         return "".join(parts)
 
 
+class _CopyLine:
+    """The COPY line (CSV) of each new student of one import: an unquoted empty field is NULL, a
+    quoted one an empty string; texts are always quoted, a quote doubled.
+
+    The values are :func:`_synced_values`' for a new student (a test compares the two on random
+    rows), taken straight from the row: this runs for each of the thousands of students of a first
+    import, while the file is read (``_StudentsWrittenWhileRead``), so it is one f-string, with what
+    the MEF code decides quoted once per code.
+    """
+
+    def __init__(self, establishment_id: int, import_id: int, now: datetime, labels: dict, today: date):
+        when = now.isoformat()
+        origin = Origin.SIECLE.value
+        # Everything between the public id and the dates: the same for every active (resp. left) student.
+        self._active = f",{origin},{when},{import_id},t,,,"
+        self._left = f",{origin},{when},{import_id},f,{when},{import_id},"
+        self._establishment_id, self._labels, self._today = establishment_id, labels, today
+        self._mef_pieces: dict[str, str] = {}
+
+    def __call__(self, row: SiecleStudent, public_id: str) -> str:
+        ine = row.ine if len(row.ine) == INE_LENGTH else ""  # stored_ine, inlined
+        texts = (ine, row.last_name, row.first_name, row.siecle_id, row.class_code, row.previous_uai)
+        own = '"' + '","'.join(texts) + '"'
+        if own.count('"') != 2 * len(texts):  # a text holds a quote: double it
+            own = ",".join(map(_quoted, texts))
+        birth, entered = row.birth_date, row.entered_on
+        middle = self._left if row.has_left(self._today) else self._active
+        return (
+            f"{self._establishment_id},{public_id}{middle}{birth.isoformat() if birth else ''},"
+            f"{entered.isoformat() if entered else ''},{own},{self._mef_piece(row.mef_code)}\n"
+        )
+
+    def _mef_piece(self, mef_code: str) -> str:
+        piece = self._mef_pieces.get(mef_code)
+        if piece is None:
+            label = _clip(self._labels.get(mef_code) or "", "mef_label")
+            texts = (mef_code, label, *_diploma_values(mef_code))
+            piece = self._mef_pieces[mef_code] = ",".join(map(_quoted, texts))
+        return piece
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
 def _copy_lines(
     establishment_id: int, plan: ImportPlan, import_id: int, now: datetime, labels
 ) -> Iterator[str]:
-    """The new students as COPY's CSV lines, each built in one pass: an unquoted empty field is
-    NULL, a quoted one an empty string; texts are always quoted, a quote doubled."""
-    when = now.isoformat()
-    origin = Origin.SIECLE.value
-    # Everything between the public id and the dates: the same for every active (resp. left) student.
-    active = f",{origin},{when},{import_id},t,,,"
-    left = f",{origin},{when},{import_id},f,{when},{import_id},"
-    for public_id, (has_left, dates, texts) in zip(
-        _public_ids(len(plan.creations)), _new_students(plan, labels), strict=True
-    ):
-        quoted = '","'.join(texts)
-        if '"' in "".join(texts):
-            quoted = '","'.join(text.replace('"', '""') for text in texts)
-        days = ",".join(day.isoformat() if day else "" for day in dates)
-        yield f'{establishment_id},{public_id}{left if has_left else active}{days},"{quoted}"\n'
+    """The plan's new students as COPY lines, made as they are asked for."""
+    line = _CopyLine(establishment_id, import_id, now, labels, plan.today)
+    for public_id, row in zip(_public_ids(len(plan.creations)), plan.creations, strict=True):
+        yield line(row, public_id)
 
 
 def _insert_rows(
@@ -449,9 +505,192 @@ def _insert_rows(
             *texts,
         )
         for public_id, (has_left, dates, texts) in zip(
-            _public_ids(len(plan.creations)), _new_students(plan, labels), strict=True
+            _public_ids(len(plan.creations)),
+            (_new_student(row, labels, plan.today) for row in plan.creations),
+            strict=True,
         )
     ]
+
+
+# --- A first import writes its students while the file is read (docs/siecle-import.md, "Speed") ----
+
+# Students per piece of COPY text, and per COPY statement: each statement's foreign-key checks run
+# when it ends (they are made immediate), on the server's core, while the next students are read.
+STUDENTS_PER_PIECE = 256
+STUDENTS_PER_STATEMENT = 1024
+
+
+class _ClassesDiffer(Exception):
+    """The classes read ahead were not those the whole file gives: what was written is rolled back."""
+
+    def __init__(self, export: SiecleExport):
+        super().__init__("classes read ahead differ from the file's")
+        self.export = export
+
+
+class _StudentsWrittenWhileRead:
+    """``read_student_file``'s ``on_student``: each student read becomes its COPY line, sent to
+    :class:`_BackgroundCopy` a piece at a time, with the class ``siecle.read_classes_ahead`` gave.
+
+    Nothing is sent until the classes read ahead are known (they take a fraction of the parse, on
+    another thread); if they cannot be read, nothing is sent until the whole file is read.
+    :meth:`finish` writes the students not sent yet with the classes the whole file gives, and
+    checks that every student sent earlier got the same class.
+    """
+
+    def __init__(self, establishment_id: int, import_id: int, now: datetime, labels: dict, ahead: _Meanwhile):
+        self._line = _CopyLine(establishment_id, import_id, now, labels, timezone.localtime(now).date())
+        self._ahead = ahead
+        self._classes: dict[str, str] | None = None
+        self._given_up = False
+        self._pending: list[list[Any]] = []
+        self._sent_classes: list[str] = []
+        self._copy: _BackgroundCopy | None = None
+
+    def add(self, values: list[Any] | None) -> None:
+        if values is None:  # the end of the ELEVES section: the rest of the file holds no student
+            if self._pending and self._classes_known():
+                self._send_pending()
+            if self._copy is not None:
+                self._copy.end_statement()  # its rows are checked while the classes are read
+            return
+        self._pending.append(values)
+        if len(self._pending) >= STUDENTS_PER_PIECE and self._classes_known():
+            self._send_pending()
+
+    def _classes_known(self) -> bool:
+        if self._classes is None and not self._given_up and self._ahead.done():
+            self._classes = self._ahead.result()
+            self._given_up = self._classes is None
+        return self._classes is not None
+
+    def _send_pending(self) -> None:
+        assert self._classes is not None  # sent only once the classes are known
+        classes, students = self._classes, []
+        for values in self._pending:
+            values = values.copy()  # the parser's own list gets the file's class at the end
+            values[STUDENT_CLASS_INDEX] = code = classes.get(values[STUDENT_ID_INDEX], "")
+            self._sent_classes.append(code)
+            students.append(SiecleStudent(*values))
+        self._pending = []
+        self._send(students)
+
+    def _send(self, students: list[SiecleStudent]) -> None:
+        if self._copy is None:
+            self._copy = _BackgroundCopy()
+        text = "".join(map(self._line, students, _public_ids(len(students))))
+        self._copy.send(text, len(students))
+
+    def finish(self, export: SiecleExport) -> bool:
+        """Write the students not sent yet (all of them when the classes were not read ahead, or a
+        file smaller than a piece), with the file's classes; whether any student was written."""
+        sent = len(self._sent_classes)
+        if export.students[sent:]:
+            self._send(export.students[sent:])
+        if self._copy is None:
+            return False
+        self._copy.finish()
+        if [student.class_code for student in export.students[:sent]] != self._sent_classes:
+            raise _ClassesDiffer(export)
+        return True
+
+    def abandon(self) -> None:
+        if self._copy is not None:
+            self._copy.abandon()
+
+
+class _BackgroundCopy:
+    """``COPY … FROM STDIN`` statements run by another thread on this thread's own connection, fed
+    COPY text while the file is still being read.
+
+    psycopg2 lets go of the GIL while it sends and while it waits for the server, so the server
+    inserts (and checks foreign keys, made immediate so that each statement checks its own rows as
+    it ends instead of all of them at the commit) on the other core while this one parses. This
+    thread must not use the connection until :meth:`finish` or :meth:`abandon` returned.
+    """
+
+    # Markers in the queue, told apart by identity (distinct values: equal constants may be one object).
+    _END, _STATEMENT_END = ("", -1), ("", -2)
+
+    def __init__(self) -> None:
+        table = connection.ops.quote_name(Student._meta.db_table)
+        names = ", ".join(connection.ops.quote_name(c) for c in NEW_STUDENT_COLUMNS)
+        self._sql = f"COPY {table} ({names}) FROM STDIN WITH (FORMAT csv)"
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        self._pieces: queue.SimpleQueue[tuple[str, int]] = queue.SimpleQueue()
+        self._abandoned = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(connection.connection,), daemon=True)
+        self._thread.start()
+
+    def send(self, text: str, students: int) -> None:
+        if self._error is not None:
+            raise self._error
+        self._pieces.put((text, students))
+
+    def end_statement(self) -> None:
+        self._pieces.put(self._STATEMENT_END)
+
+    def finish(self) -> None:
+        self._pieces.put(self._END)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")  # as Django declares them, for what follows
+
+    def abandon(self) -> None:
+        """Stop at once: the statement under way fails, so the transaction must be rolled back."""
+        self._abandoned.set()
+        self._pieces.put(self._END)
+        self._thread.join()
+
+    def _run(self, raw_connection) -> None:
+        try:
+            with raw_connection.cursor() as cursor:
+                piece = self._pieces.get()
+                while piece is not self._END:
+                    if piece is self._STATEMENT_END:  # nothing to end: no statement is under way
+                        piece = self._pieces.get()
+                        continue
+                    statement = _CopyStatement(piece, self._pieces, self._abandoned)
+                    cursor.copy_expert(self._sql, statement, COPY_CHUNK_CHARS)
+                    piece = statement.next_piece or self._pieces.get()
+        except BaseException as error:  # noqa: BLE001 - handed to the importing thread
+            self._error = error
+
+
+class _CopyStatement:
+    """The file one COPY statement reads: pieces from the queue until it holds
+    STUDENTS_PER_STATEMENT students or the queue's end (then ``next_piece``)."""
+
+    def __init__(self, first: tuple[str, int], pieces: queue.SimpleQueue, abandoned: threading.Event):
+        self._first: tuple[str, int] | None = first
+        self._pieces, self._abandoned = pieces, abandoned
+        self._students = 0
+        self.next_piece: tuple[str, int] | None = None  # None: the next statement takes the next piece
+
+    def read(self, size: int = -1) -> str:
+        if self._first is not None:
+            piece, self._first = self._first, None
+        elif self._students >= STUDENTS_PER_STATEMENT:
+            return ""  # this statement ends now, and its rows are checked meanwhile
+        else:
+            piece = self._pieces.get()
+        if self._abandoned.is_set():
+            raise _ImportAbandoned
+        if piece is _BackgroundCopy._END:
+            self.next_piece = piece
+            return ""
+        if piece is _BackgroundCopy._STATEMENT_END:
+            return ""
+        self._students += piece[1]
+        return piece[0]
+
+
+class _ImportAbandoned(Exception):
+    """Raised inside COPY's read so that the server drops the statement under way."""
 
 
 def _update_many(updates: list[tuple[CurrentStudent, dict[str, Any]]]) -> None:
@@ -469,15 +708,22 @@ def _update_many(updates: list[tuple[CurrentStudent, dict[str, Any]]]) -> None:
 
 
 def apply_plan(
-    establishment: Establishment, plan: ImportPlan, record: SiecleImport, *, now: datetime, labels: dict
+    establishment: Establishment,
+    plan: ImportPlan,
+    record: SiecleImport,
+    *,
+    now: datetime,
+    labels: dict,
+    created: bool = False,
 ) -> None:
-    """Write the plan with a bounded number of statements; the caller holds the transaction."""
+    """Write the plan with a bounded number of statements; the caller holds the transaction.
+    ``created``: the new students are already written (a first import writes them meanwhile)."""
     # First free the SIECLE ids that move to another record or to a new student (docs/identity.md).
     for start in range(0, len(plan.released_siecle_ids), BATCH_SIZE):
         Student.objects.filter(pk__in=plan.released_siecle_ids[start : start + BATCH_SIZE]).update(
             siecle_id=""
         )
-    if plan.creations:
+    if plan.creations and not created:
         _insert_many(establishment, plan, record, now, labels)
     if plan.updates:
         _update_many(plan.updates)
@@ -607,11 +853,15 @@ def _read(
     """Read both files and check that they are this establishment's."""
     export = read_student_file(data, file_name, today=timezone.localtime(now).date())
     check_file_uai(establishment, export, override_uai=override_uai)
+    return export, _read_labels(establishment, nomenclature, override_uai=override_uai)
+
+
+def _read_labels(establishment: Establishment, nomenclature: bytes | None, *, override_uai: bool) -> dict:
     if not nomenclature:
-        return export, {}
+        return {}
     names = read_nomenclature(nomenclature)
     check_nomenclature_uai(establishment, names, override_uai=override_uai)
-    return export, names.labels
+    return names.labels
 
 
 def record_refusal(
@@ -744,35 +994,72 @@ def _apply_file(
     checks: ImportChecks,
     replacing: SiecleImport | None,
 ) -> tuple[SiecleImport, ImportPlan]:
-    digest = _HashedMeanwhile(data)
-    export, labels = _read(
-        establishment, data, file_name, nomenclature, now=now, override_uai=checks.override_uai
-    )
+    digest = _Meanwhile(file_sha256, data)
+    # A first import on PostgreSQL writes its students while the file is read (_read_while_writing).
+    first_import = connection.vendor == "postgresql" and not establishment.students.exists()
+    ahead = _Meanwhile(read_classes_ahead, data) if first_import else None
+    if not first_import:
+        export, labels = _read(
+            establishment, data, file_name, nomenclature, now=now, override_uai=checks.override_uai
+        )
     with gc_paused(), transaction.atomic():
         # Serialise imports of one establishment: two at once would both create the same students.
         Establishment.objects.select_for_update().filter(pk=establishment.pk).first()
-        plan = plan_import(establishment, export, now=now, labels=labels)
+        # Its status, counts and SHA-256 (hashed on another thread meanwhile) are set below.
+        applied = SiecleImport.Status.APPLIED
+        record = _import_record(
+            establishment, now=now, user=user, file_name=file_name, data=data, status=applied, sha256="-"
+        )
+        record.applied_at = now
+        created = False
+        if ahead is not None:
+            if establishment.students.exists():  # another import came first: read as usual
+                first_import = False
+                export, labels = _read(
+                    establishment, data, file_name, nomenclature, now=now, override_uai=checks.override_uai
+                )
+            else:
+                labels = _read_labels(establishment, nomenclature, override_uai=checks.override_uai)
+                record.save()  # the new students point to it
+                export, created = _read_while_writing(data, file_name, record, ahead, now=now, labels=labels)
+                check_file_uai(establishment, export, override_uai=checks.override_uai)
+        plan = plan_import(establishment, export, now=now, labels=labels, first_import=first_import)
         check_export_order(plan, allow_older=checks.allow_older)
         check_mass_deactivation(plan, confirmed=checks.confirm_mass_deactivation)
-        status = SiecleImport.Status.APPLIED if plan.changes_anything else SiecleImport.Status.UNCHANGED
-        record = _import_record(
-            establishment,
-            now=now,
-            user=user,
-            file_name=file_name,
-            data=data,
-            status=status,
-            sha256=digest.result(),
-            applied_at=now,
-        )
+        record.status = applied if plan.changes_anything else SiecleImport.Status.UNCHANGED
+        record.sha256 = digest.result()
         _fill_counts(record, plan)
         record.save()
-        apply_plan(establishment, plan, record, now=now, labels=labels)
+        apply_plan(establishment, plan, record, now=now, labels=labels, created=created)
         if replacing is not None:
             # In the same transaction: a preview is either still pending or applied, never both.
             replacing.delete()
         transaction.on_commit(lambda: _after_import(establishment.pk, record.pk))
     return record, plan
+
+
+def _read_while_writing(
+    data: bytes, file_name: str, record: SiecleImport, ahead: _Meanwhile, *, now: datetime, labels: dict
+) -> tuple[SiecleExport, bool]:
+    """Read the file while its students are written: the export, and whether they are written.
+
+    The caller holds the transaction: a refusal found later in the file rolls everything back.
+    The writing happens in a savepoint, rolled back if the classes read ahead were wrong (the
+    students are then written after the file is read, with the file's classes).
+    """
+    writer = _StudentsWrittenWhileRead(record.establishment_id, record.pk, now, labels, ahead)
+    try:
+        with transaction.atomic():
+            try:
+                today = timezone.localtime(now).date()
+                export = read_student_file(data, file_name, today=today, on_student=writer.add)
+                return export, writer.finish(export)
+            except BaseException:
+                writer.abandon()  # the other thread lets go of the connection before the rollback
+                raise
+    except _ClassesDiffer as differ:
+        logger.warning("SIECLE import %s: the classes read ahead differ from the file's", record.pk)
+        return differ.export, False
 
 
 def preview_siecle_import(

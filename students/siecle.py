@@ -575,6 +575,9 @@ def _iter_end_events(
         huge_tree=False,
         remove_comments=True,
         remove_pis=True,
+        # The whitespace between elements is never read: libxml2 then builds (and frees) half
+        # as many nodes. The text of an element, blank or not, is kept as it is.
+        remove_blank_text=True,
     )
     checked = False
     try:
@@ -814,6 +817,7 @@ for _path in (tag for spec in ELEVE_FIELDS for tag in spec.tags if "/" in tag):
 _ROW_FIELDS = tuple(f.name for f in dataclass_fields(SiecleStudent))
 _ROW_INDEX = {name: index for index, name in enumerate(_ROW_FIELDS)}
 _SIECLE_ID_INDEX, _CLASS_INDEX = _ROW_INDEX["siecle_id"], _ROW_INDEX["class_code"]
+STUDENT_ID_INDEX, STUDENT_CLASS_INDEX = _SIECLE_ID_INDEX, _CLASS_INDEX  # for read_student_file's on_student
 _LAST_NAME_INDEX, _BIRTH_DATE_INDEX = _ROW_INDEX["last_name"], _ROW_INDEX["birth_date"]
 _INE_INDEX = _ROW_INDEX["ine"]
 _LIMITED_FIELDS = tuple((_ROW_INDEX[spec.attribute], spec) for spec in ELEVE_FIELDS if spec.max_length)
@@ -865,6 +869,8 @@ class _StudentFileState:
     unreadable: list[tuple[str, EleveField, str, str]] = field(default_factory=list)
     readers: _Readers = ((), ())
     usual_name_readers: _Readers = ((), ())
+    on_student: Callable[[list[Any] | None], None] | None = None
+    students_ended: bool = False
 
 
 @contextmanager
@@ -885,17 +891,30 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def read_student_file(data: bytes, filename: str = "", *, today: date | None = None) -> SiecleExport:
+def read_student_file(
+    data: bytes,
+    filename: str = "",
+    *,
+    today: date | None = None,
+    on_student: Callable[[list[Any] | None], None] | None = None,
+) -> SiecleExport:
     """Read an ElevesSansAdresses / ElevesAvecAdresses export (XML bytes or the ZIP containing it).
 
     ``today`` (the import's day, in Paris) is the latest birth date accepted; without it, the
     export's own date is, and without that, the end of 2100 (docs/siecle-format.md, "Dates").
+    ``on_student`` is given each student's values as soon as they are read and checked, in
+    :class:`SiecleStudent`'s order, before its class is known (:data:`STUDENT_CLASS_INDEX` is
+    None), and with None once the ELEVES section ends: a first import writes them meanwhile.
+    Whatever it does with them must be undone if this function raises, since a refusal can come
+    from a later part of the file.
     """
     with gc_paused():
-        return _read_student_file(data, filename, today)
+        return _read_student_file(data, filename, today, on_student)
 
 
-def _read_student_file(data: bytes, filename: str, today: date | None) -> SiecleExport:
+def _read_student_file(
+    data: bytes, filename: str, today: date | None, on_student: Callable[[list[Any] | None], None] | None
+) -> SiecleExport:
     reader, file_name = _open_source(data, filename, _STUDENT_MEMBER_RE, "ElevesSansAdresses.xml")
     dates = lru_cache(maxsize=None)(_parse_date)  # for this file only; ValueErrors are not cached
     state = _StudentFileState(
@@ -903,6 +922,7 @@ def _read_student_file(data: bytes, filename: str, today: date | None) -> Siecle
         today_given=today is not None,
         readers=_readers(ELEVE_FIELDS, dates),
         usual_name_readers=_readers((USUAL_NAME_FIELD,), dates),
+        on_student=on_student,
     )
     read_since_freed = 0
     for element in _iter_end_events(reader, _STUDENT_TAGS, STUDENT_ROOT):
@@ -918,8 +938,12 @@ def _read_student_file(data: bytes, filename: str, today: date | None) -> Siecle
             continue
         if tag == "ELEVE":
             _read_eleve(element, state)
-        elif tag == "STRUCTURES_ELEVE":
-            _read_structures(element, state)
+        else:
+            if state.on_student is not None and state.records and not state.students_ended:
+                state.students_ended = True
+                state.on_student(None)  # the ELEVES are read: what is pending can be written
+            if tag == "STRUCTURES_ELEVE":
+                _read_structures(element, state)
         # Everything else listed in _STUDENT_TAGS (OPTION, ADRESSE…) is only there to be freed.
         # What was read is freed a batch at a time: one C call instead of four per element.
         read_since_freed += 1
@@ -965,6 +989,8 @@ def _read_eleve(element: etree._Element, state: _StudentFileState) -> None:
     _check_eleve(eleve_id, row, texts, element.sourceline, state)
     _check_unique_ine(row[_INE_INDEX], eleve_id, state)
     state.records.append(row)
+    if state.on_student is not None:
+        state.on_student(row)
 
 
 def _read_eleve_id(element: etree._Element, state: _StudentFileState) -> str:
@@ -1095,6 +1121,97 @@ def _read_structures(element: etree._Element, state: _StudentFileState) -> None:
                 raise _too_long_error(eleve_id, line, "code de classe", "CODE_STRUCTURE", len(code), limit)
             state.class_by_eleve_id[eleve_id] = code
             return
+
+
+# --- Classes read ahead (docs/siecle-format.md, "Classes read ahead") ---------------------------
+
+# Each STRUCTURES_ELEVE as one line, its ELEVE_ID and the CODE_STRUCTURE of its first class
+# (TYPE_STRUCTURE D), in one C pass (libxslt) instead of one Python visit per element.
+_CLASSES_AHEAD = etree.XSLT(
+    etree.XML(
+        """<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">
+<xsl:output method="text" encoding="UTF-8"/>
+<xsl:template match="/STRUCTURES"><xsl:for-each select="STRUCTURES_ELEVE">
+<xsl:value-of select="@ELEVE_ID"/><xsl:text>&#9;</xsl:text>
+<xsl:value-of select="STRUCTURE[TYPE_STRUCTURE = 'D'][1]/CODE_STRUCTURE"/><xsl:text>&#10;</xsl:text>
+</xsl:for-each></xsl:template>
+</xsl:stylesheet>"""
+    )
+)
+_STRUCTURES_START, _STRUCTURES_END = b"<STRUCTURES>", b"</STRUCTURES>"
+_AHEAD_CHUNK_BYTES = 1024 * 1024
+
+
+def read_classes_ahead(data: bytes) -> dict[str, str] | None:
+    """The class of each student, read from the STRUCTURES section alone, or None if that fails.
+
+    SIECLE writes the classes after all the students, so an import that writes each student while
+    the file is read (``students/services.py``, first imports) needs them first. This reads only
+    the end of the file: the section's bytes, found by their tags, decoded to UTF-8 and parsed as a
+    document of their own with the same safe parser options. It is a guess, never the truth: what
+    it returns is compared with what :func:`read_student_file` reads from the whole file, and any
+    difference (a comment holding the tag, a class with spaces, anything) only means that the
+    import writes the students afterwards instead. Any failure returns None for the same reason.
+    """
+    try:
+        section = _structures_bytes(data)
+        if section is None:
+            return None
+        parser = etree.XMLParser(
+            resolve_entities=False, load_dtd=False, no_network=True, huge_tree=False, remove_blank_text=True
+        )
+        lines = str(_CLASSES_AHEAD(etree.fromstring(section, parser))).splitlines()
+        classes: dict[str, str] = {}
+        for line in lines:
+            eleve_id, _tab, code = line.partition("\t")
+            if code and eleve_id not in classes:  # the first STRUCTURES_ELEVE of a student wins
+                classes[eleve_id] = code
+        return classes
+    except Exception:  # noqa: BLE001 - a guess that failed: the import reads the classes in order
+        return None
+
+
+def _structures_bytes(data: bytes) -> bytes | None:
+    """The STRUCTURES section as a UTF-8 document of its own (a ZIP's member is decompressed a
+    chunk at a time and only what follows the section's start kept), or None if not found."""
+    if data[:4] in _ZIP_MAGICS:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        info = _single_member(archive.infolist(), _STUDENT_MEMBER_RE, "ElevesSansAdresses.xml")
+        with archive.open(info) as member:
+            head = member.read(_PROLOG_BYTES)
+            xml, read = _from_structures(member, head)
+            if read > MAX_XML_BYTES:
+                return None
+    else:
+        head, xml = data[:_PROLOG_BYTES], data
+    start, end = xml.find(_STRUCTURES_START), xml.rfind(_STRUCTURES_END)
+    if start < 0 or end < start:
+        return None
+    section = xml[start : end + len(_STRUCTURES_END)]
+    match = _ENCODING_DECLARATION_RE.match(head.removeprefix(_UTF8_BOM))
+    codec = _codec_name(match.group(1).decode("ascii")) if match else "utf-8"
+    if codec != "utf-8":
+        single_byte = _SINGLE_BYTE_ENCODINGS.get(codec)
+        if single_byte is None:
+            return None
+        section = single_byte[1](section)  # the reader's own decoder (UTF-8 out)
+    return b'<?xml version="1.0" encoding="UTF-8"?>' + section
+
+
+def _from_structures(member: IO[bytes], head: bytes) -> tuple[bytes, int]:
+    """What follows the first STRUCTURES tag of a stream (``head`` is its start), and how many
+    bytes were read; stops reading past MAX_XML_BYTES."""
+    read, window, kept = len(head), head, bytearray()
+    while read <= MAX_XML_BYTES and (chunk := member.read(_AHEAD_CHUNK_BYTES)):
+        read += len(chunk)
+        if kept:
+            kept += chunk
+            continue
+        window = window[-len(_STRUCTURES_START) :] + chunk  # a tag cut between two chunks is found
+        at = window.find(_STRUCTURES_START)
+        if at >= 0:
+            kept += window[at:]
+    return bytes(kept), read
 
 
 def _build_export(state: _StudentFileState, file_name: str) -> SiecleExport:
