@@ -19,6 +19,7 @@ from django.db.models import QuerySet
 from django.http import HttpResponse, HttpResponseBadRequest, QueryDict, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -143,10 +144,39 @@ def _table(request: SchoolRequest, transfers, direction: str, page_key: str) -> 
 
 
 @functools.lru_cache(maxsize=1024)
-def _chart(counts: tuple[history.MonthCount, ...]) -> tuple[SafeString, str]:
-    """The chart and its text alternative, pure functions of the (cached) counts: drawn once per
-    change of the counts in each process, not per page (BENCHMARKS.md, "web")."""
-    return monthly_chart_svg(counts), chart_description(counts)
+def _chart(counts: tuple[history.MonthCount, ...]) -> SafeString:
+    """The chart's section (the chart, its text alternative and the table of its figures), a pure
+    function of the (cached) counts: rendered once per change of the counts in each process, not
+    per page (BENCHMARKS.md, "web")."""
+    context = {
+        "chart": monthly_chart_svg(counts),
+        "chart_description": chart_description(counts),
+        "months": [(month_label(c.month), c.received, c.sent) for c in counts],
+    }
+    return _rendered("transfers/history_chart.html", context)
+
+
+def _filter_fields(form: HistoryFilterForm) -> SafeString:
+    """The filter form's fields: the same HTML for everyone while the form is empty, the page most
+    opened, so rendered once per process then (three widgets through their templates were 2 ms of
+    a page); a filled-in form shows its values and errors, rendered each time."""
+    if form.is_bound:
+        return _render_filter_fields(form)
+    return _empty_filter_fields()
+
+
+@functools.lru_cache(maxsize=1)
+def _empty_filter_fields() -> SafeString:
+    return _render_filter_fields(HistoryFilterForm())
+
+
+def _render_filter_fields(form: HistoryFilterForm) -> SafeString:
+    return _rendered("transfers/history_filters.html", {"form": form})
+
+
+def _rendered(template_name: str, context: dict[str, Any]) -> SafeString:
+    # A template renders to a SafeString, which its stub types as str.
+    return cast(SafeString, render_to_string(template_name, context))
 
 
 @require_GET
@@ -156,19 +186,17 @@ def transfer_history(request: SchoolRequest) -> HttpResponse:
     form = HistoryFilterForm(request.GET if any(k in request.GET for k in FILTER_PARAMS) else None)
     filters = form.filters()
     counts = history.monthly_counts(establishment, now=timezone.now())
-    chart, description = _chart(tuple(counts))
     context = {
         "establishment": establishment,
         "form": form,
+        "filter_fields": _filter_fields(form),
         "received": _table(
             request, history.transfers_received(establishment, **filters), history.RECEIVED, "page_recus"
         ),
         "sent": _table(
             request, history.transfers_sent(establishment, **filters), history.SENT, "page_partis"
         ),
-        "chart": chart,
-        "chart_description": description,
-        "months": [(month_label(c.month), c.received, c.sent) for c in counts],
+        "chart": _chart(tuple(counts)),
         "filter_query": _filter_query(request),
     }
     return render(request, "transfers/history.html", context)

@@ -265,6 +265,27 @@ def test_the_page_never_puts_a_name_or_an_ine_in_a_link(client_for, principal, e
     assert hrefs and not any("Lefebvre".lower() in href.lower() or transfer.ine in href for href in hrefs)
 
 
+def test_the_filter_form_shows_the_dates_typed_and_is_empty_again_without_filters(
+    client_for, principal, establishment
+):
+    client = client_for(principal)
+    fields = ("du", "au", "effectue")
+
+    def values(response) -> dict[str, str]:
+        document = lxml.html.fromstring(response.content.decode())
+        return {
+            name: document.xpath(f'//form[@role="search"]//*[@name="{name}"]')[0].value or ""
+            for name in fields
+        }
+
+    empty = values(page(client, establishment))
+    filtered = values(page(client, establishment, du="2026-03-01", au="2026-03-31", effectue="non"))
+    empty_again = values(page(client, establishment))
+
+    assert empty == empty_again == {"du": "", "au": "", "effectue": "tous"}
+    assert filtered == {"du": "2026-03-01", "au": "2026-03-31", "effectue": "non"}
+
+
 # --- the chart ----------------------------------------------------------------------------------
 
 
