@@ -343,40 +343,38 @@ def _decode_iso_8859_15(chunk: bytes) -> str:
 # The eight letters where ISO-8859-15 differs from ISO-8859-1 (€ Š š Ž ž Œ œ Ÿ), as UTF-8: read as
 # ISO-8859-1 → as ISO-8859-15. A UTF-8 lead byte never appears inside another character, so a
 # replace cannot touch anything else.
-_ISO_8859_15_LETTERS = tuple(
-    (bytes([byte]).decode("latin-1").encode("utf-8"), bytes([byte]).decode("iso8859-15").encode("utf-8"))
+# The eight bytes where ISO-8859-15 differs from ISO-8859-1 ("€", "Š", "š", "Ž", "ž", "Œ", "œ", "Ÿ"):
+# each byte → (its ISO-8859-1 letter, its ISO-8859-15 letter), both in UTF-8.
+_ISO_8859_15_LETTERS = {
+    byte: (
+        bytes([byte]).decode("latin-1").encode("utf-8"),
+        bytes([byte]).decode("iso8859-15").encode("utf-8"),
+    )
     for byte in (0xA4, 0xA6, 0xA8, 0xB4, 0xB8, 0xBC, 0xBD, 0xBE)
-)
-# More characters of U+0080–U+00BF than this in a chunk (°, «, NBSP…) go the table's way at once.
-_FEW_LATIN_1_SYMBOLS = 64
+}
+# Every byte but those eight and the C1 controls (0x80–0x9F): deleting them from a chunk (one pass
+# at memory speed) leaves what needs more than ISO-8859-1's decoding, usually nothing.
+_NOT_DIFFERING = bytes(sorted(set(range(256)) - set(range(0x80, 0xA0)) - set(_ISO_8859_15_LETTERS)))
 
 
 def _iso_8859_15_to_utf8(chunk: bytes) -> bytes:
     """An ISO-8859-15 chunk as UTF-8, strictly (C1 controls refused, as :data:`_ISO_8859_15_TABLE`).
 
     Decoding through ISO-8859-1 runs at memory speed, and the table's per-byte lookup (ten times
-    slower) is needed only where they differ: the eight letters above, fixed afterwards, and the C1
-    controls (U+0080–U+009F), which then send the chunk to the table so that it refuses the byte.
+    slower) is needed only where they differ: the eight letters above, fixed afterwards (only those
+    the chunk holds), and the C1 controls (U+0080–U+009F), which send the chunk to the table so
+    that it refuses the byte.
     """
     utf8 = chunk.decode("latin-1").encode("utf-8")
-    if b"\xc2" not in utf8:
-        return utf8  # no byte in 0x80–0xBF: nothing differs, no control
-    for latin_1, letter in _ISO_8859_15_LETTERS:
-        if latin_1 in utf8:
-            utf8 = utf8.replace(latin_1, letter)
-    symbols = utf8.count(b"\xc2")  # what is left of 0x80–0xBF: symbols, or C1 controls
-    if symbols > _FEW_LATIN_1_SYMBOLS or (symbols and _has_c1_control(utf8)):
+    differing = chunk.translate(None, _NOT_DIFFERING)
+    if not differing:
+        return utf8
+    if min(differing) < 0xA0:
         return _decode_iso_8859_15(chunk).encode("utf-8")  # raises at the first control
+    for byte in set(differing):
+        latin_1, letter = _ISO_8859_15_LETTERS[byte]
+        utf8 = utf8.replace(latin_1, letter)
     return utf8
-
-
-def _has_c1_control(utf8: bytes) -> bool:
-    start = utf8.find(b"\xc2")
-    while start >= 0:
-        if 0x80 <= utf8[start + 1] <= 0x9F:
-            return True
-        start = utf8.find(b"\xc2", start + 2)
-    return False
 
 
 # Python codec name → (label for messages, strict decoder to UTF-8). ISO-8859-1 is read as Windows-1252, as
