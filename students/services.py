@@ -625,8 +625,7 @@ class _BackgroundCopy:
         self._thread.start()
 
     def send(self, text: str, students: int) -> None:
-        if self._error is not None:
-            raise self._error
+        self._raise_error()
         self._pieces.put((text, students))
 
     def end_statement(self) -> None:
@@ -635,8 +634,7 @@ class _BackgroundCopy:
     def finish(self) -> None:
         self._pieces.put(self._END)
         self._thread.join()
-        if self._error is not None:
-            raise self._error
+        self._raise_error()
         with connection.cursor() as cursor:
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")  # as Django declares them, for what follows
 
@@ -645,6 +643,12 @@ class _BackgroundCopy:
         self._abandoned.set()
         self._pieces.put(self._END)
         self._thread.join()
+
+    def _raise_error(self) -> None:
+        """The other thread's failure, raised here as Django raises it (IntegrityError…)."""
+        if self._error is not None:
+            with connection.wrap_database_errors:
+                raise self._error
 
     def _run(self, raw_connection) -> None:
         try:

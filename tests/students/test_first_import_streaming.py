@@ -13,6 +13,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import DataError
 
 from students import services
 from students.models import SiecleImport, Student
@@ -160,7 +161,7 @@ def test_a_failure_of_the_database_while_writing_fails_the_import_cleanly(establ
     students = students_of(14)
     monkeypatch.setattr(services._CopyLine, "__call__", broken)
 
-    with pytest.raises(Exception, match="extra data after last expected column"):
+    with pytest.raises(DataError, match="extra data after last expected column"):  # as Django raises it
         run_import(establishment, render_export(establishment.uai, students))
 
     assert not establishment.students.exists()
