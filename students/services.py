@@ -512,7 +512,7 @@ def _insert_rows(
     ]
 
 
-# --- A first import writes its students while the file is read (docs/siecle-import.md, "Speed") ----
+# --- A first import writes its students while the file is read (docs/siecle-import.md, "A first import")
 
 # Students per piece of COPY text, and per COPY statement: each statement's foreign-key checks run
 # when it ends (they are made immediate), on the server's core, while the next students are read.
@@ -605,8 +605,8 @@ class _BackgroundCopy:
 
     psycopg2 lets go of the GIL while it sends and while it waits for the server, so the server
     inserts (and checks foreign keys, made immediate so that each statement checks its own rows as
-    it ends instead of all of them at the commit) on the other core while this one parses. This
-    thread must not use the connection until :meth:`finish` or :meth:`abandon` returned.
+    it ends instead of all of them at the commit) on the other core while this one parses. The
+    importing thread must not use the connection until :meth:`finish` or :meth:`abandon` returned.
     """
 
     # Markers in the queue, told apart by identity (distinct values: equal constants may be one object).
