@@ -109,7 +109,7 @@ _DONE = {
     False: mark_safe('<span class="status off">non</span>'),
 }
 _REPORT = (
-    '<td class="nowrap"><a href="{}">Signaler une erreur'  # whose, for screen readers (RGAA 6.1):
+    '<td class="nowrap"><a href="{}">Signaler une erreur'  # the student, for screen readers (RGAA 6.1)
     '<span class="visually-hidden"> pour {}</span></a></td>'
 )
 
