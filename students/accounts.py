@@ -224,6 +224,14 @@ class StudentAccountBackend(ModelBackend):
     (``get_user`` asks the same question at every request).
     """
 
+    def get_user(self, user_id):
+        # The user and their establishment in one query: every school page reads both.
+        try:
+            user = User._default_manager.select_related("establishment").get(pk=user_id)
+        except User.DoesNotExist:
+            return None
+        return user if self.user_can_authenticate(user) else None
+
     def user_can_authenticate(self, user) -> bool:
         if not super().user_can_authenticate(user):
             return False

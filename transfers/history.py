@@ -402,10 +402,10 @@ def _monthly_counts_from_database(
 # --- the monthly counts, cached per establishment -----------------------------------------------
 
 logger = logging.getLogger(__name__)
-# docs/transfers.md §History: the counts change only when a transfer is done or undone, which calls
-# invalidate_history_counts after its commit. The timeout only bounds how stale a per-process cache
-# (the default, locmem) can be when the write happened in another process: share the cache
-# (CACHE_URL=redis://…) with several processes.
+# docs/transfers.md §History: the counts change only when a history row is written, done or undone,
+# which calls invalidate_history_counts after its commit. The timeout only bounds how stale a
+# per-process cache (the default, locmem) can be when the write happened in another process: share
+# the cache (CACHE_URL=redis://…) with several processes.
 COUNTS_TIMEOUT = 5 * 60
 
 
@@ -422,7 +422,7 @@ def _cache_errors_ignored() -> Iterator[None]:
         logger.warning("History counts: the cache does not answer", exc_info=True)
 
 
-def _counts_key(establishment_id: int) -> str | None:
+def _counts_key(establishment_id: int, what: str = "counts") -> str | None:
     """The cache key of an establishment's counts as of its last invalidation (None: no cache)."""
     key = _version_key(establishment_id)
     version = None
@@ -431,7 +431,23 @@ def _counts_key(establishment_id: int) -> str | None:
         if version is None:
             cache.add(key, uuid.uuid4().hex, timeout=None)
             version = cache.get(key)
-    return f"transfers:history-counts:{establishment_id}:{version}" if version else None
+    return f"transfers:history-{what}:{establishment_id}:{version}" if version else None
+
+
+def row_totals(establishment: Establishment) -> tuple[int, int]:
+    """How many history rows the establishment received and sent, all of them (the unfiltered
+    tables' counts): cached like :func:`monthly_counts`, renewed by the same invalidation."""
+    key = _counts_key(establishment.pk, "totals")
+    if key is not None:
+        with _cache_errors_ignored():
+            cached = cache.get(key)
+            if cached is not None:
+                return cached
+    totals = (establishment.transfers_received.count(), establishment.transfers_sent.count())
+    if key is not None:
+        with _cache_errors_ignored():
+            cache.set(key, totals, COUNTS_TIMEOUT)
+    return totals
 
 
 def monthly_counts(
@@ -457,8 +473,9 @@ def monthly_counts(
 
 
 def invalidate_history_counts(establishment_ids: Iterable[int | None]) -> None:
-    """Forget the cached monthly counts of these establishments, once the current transaction
-    commits (at once outside one). Call it wherever a transfer becomes done or undone.
+    """Forget the cached monthly counts and row totals of these establishments, once the current
+    transaction commits (at once outside one). Call it wherever a history row is written, or a
+    transfer becomes done or undone.
 
     Each establishment gets a new version: a page that read the counts before the commit stores
     them under the old one, which nobody reads any more.

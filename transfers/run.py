@@ -29,6 +29,7 @@ from establishments.models import Establishment
 from students.models import Student
 
 from .copy import copy_passports
+from .history import invalidate_history_counts
 from .models import Kind, MatchingRun, Transfer, Trigger
 from .plan import BATCH_SIZE, Decision, Outcome, batch_decisions, candidate_destination_ids
 from .rules import destination_conditions, origin_conditions, window_start
@@ -79,6 +80,9 @@ def _write_decisions(decisions: list[Decision], run: MatchingRun, now: datetime)
         )
         for decision in decisions
     ]
+    # New rows in both schools' histories: their cached row totals are renewed once this commits.
+    schools = {r.origin_establishment_id for r in rows} | {r.destination_establishment_id for r in rows}
+    invalidate_history_counts(schools)
     return Transfer.objects.bulk_create(rows)
 
 

@@ -121,10 +121,28 @@ def _row_html(row: history.PageRow) -> SafeString:
     )
 
 
-def _table(request: SchoolRequest, transfers, direction: str, page_key: str) -> dict:
+class _CountedPaginator(Paginator):
+    """A paginator told its count: the unfiltered tables' totals are cached (``history.row_totals``)."""
+
+    def __init__(self, object_list, per_page: int, count: int):
+        super().__init__(object_list, per_page)
+        self._known_count = count
+
+    @functools.cached_property
+    def count(self) -> int:
+        return self._known_count
+
+
+def _table(
+    request: SchoolRequest, transfers, direction: str, page_key: str, total: int | None = None
+) -> dict:
     # The rows are counted on the selector's queryset: the columns' joins would make PostgreSQL
     # count by scanning the table (11 ms at 15,000 rows) instead of the establishment's index (2 ms).
-    page: Page = Paginator(transfers, PAGE_SIZE).get_page(request.GET.get(page_key))
+    # Unfiltered, the count is the cached total (``total``), which the page opened most then needs.
+    paginator = (
+        Paginator(transfers, PAGE_SIZE) if total is None else _CountedPaginator(transfers, PAGE_SIZE, total)
+    )
+    page: Page = paginator.get_page(request.GET.get(page_key))
     lines = history.page_lines(cast(QuerySet[Transfer], page.object_list), direction)  # the slice
     report_url = _report_url(request.establishment) if direction == history.SENT else None
     return {
@@ -178,15 +196,21 @@ def transfer_history(request: SchoolRequest) -> HttpResponse:
     form = HistoryFilterForm(request.GET if any(k in request.GET for k in FILTER_PARAMS) else None)
     filters = form.filters()
     counts = history.monthly_counts(establishment, now=timezone.now())
+    filtered = any(value is not None for value in filters.values())
+    received, sent = (None, None) if filtered else history.row_totals(establishment)
     context = {
         "establishment": establishment,
         "form": form,
         "filter_fields": _filter_fields(form),
         "received": _table(
-            request, history.transfers_received(establishment, **filters), history.RECEIVED, "page_recus"
+            request,
+            history.transfers_received(establishment, **filters),
+            history.RECEIVED,
+            "page_recus",
+            received,
         ),
         "sent": _table(
-            request, history.transfers_sent(establishment, **filters), history.SENT, "page_partis"
+            request, history.transfers_sent(establishment, **filters), history.SENT, "page_partis", sent
         ),
         "chart": _chart(tuple(counts)),
         "filter_query": _filter_query(request),

@@ -155,3 +155,59 @@ def test_a_cache_that_does_not_answer_is_read_through(schools, monkeypatch):
         monkeypatch.setattr(cache, method, down)
 
     assert received_this_month(new) == 1
+
+
+# --- the tables' totals (the unfiltered count shown beside each heading) ----------------------
+
+
+def test_the_totals_are_read_once_then_from_the_cache(schools, django_assert_num_queries):
+    old, new = schools
+    scenes.decided(scenes.left_student(old), scenes.arrived_student(new, scenes.left_student(old)))
+    assert history.row_totals(new) == (1, 0)
+
+    with django_assert_num_queries(0):
+        assert history.row_totals(new) == (1, 0)
+
+
+def test_a_pair_the_job_did_not_transfer_still_counts_at_once(schools, django_capture_on_commit_callbacks):
+    # A row that is not done changes no monthly count, but it is a row of both tables.
+    old, new = schools
+    assert history.row_totals(old) == history.row_totals(new) == (0, 0)
+    origin = left(old, paris(2026, 9, 5))
+    arrived(new, paris(2026, 9, 8), birth_date=origin.birth_date.replace(year=origin.birth_date.year - 1))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        run_matching(NOW)
+
+    transfer = Transfer.objects.get()
+    assert not transfer.done and transfer.cause == Cause.IDENTITY_MISMATCH
+    assert (history.row_totals(old), history.row_totals(new)) == ((0, 1), (1, 0))
+
+
+def test_a_manual_transfer_counts_in_both_tables_at_once(db, django_capture_on_commit_callbacks):
+    school, cfa = scenes.transfer_enabled(uai="0750654D"), scenes.cfa()
+    pending = scenes.authorisation(scenes.left_student(school))
+    assert history.row_totals(cfa) == (0, 0)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        manual.manual_authorisation_execute(
+            pending, user=StaffFactory(), now=timezone.now(), create_student=True
+        )
+
+    assert (history.row_totals(school), history.row_totals(cfa)) == ((0, 1), (1, 0))
+
+
+def test_the_page_shows_the_cached_total_unfiltered_and_counts_a_filtered_one(schools, client):
+    old, new = schools
+    for done in (True, False):
+        origin = scenes.left_student(old)
+        scenes.decided(
+            origin, scenes.arrived_student(new, origin), done=done, cause="" if done else Cause.HELD
+        )
+    client.force_login(UserFactory(establishment=new, role=Role.ADMINISTRATOR))
+    url = f"/etablissements/{new.uai}/transferts/"
+
+    assert 'Élèves reçus <span class="muted">(2)</span>' in client.get(url).content.decode()
+    assert (
+        'Élèves reçus <span class="muted">(1)</span>' in client.get(url, {"effectue": "non"}).content.decode()
+    )

@@ -30,7 +30,7 @@ from establishments.validators import normalize_uai, validate_uai
 from students.models import Origin, Student
 
 from ..copy import copy_passports
-from ..history import PARIS
+from ..history import PARIS, invalidate_history_counts
 from ..models import Kind, ManualAuthorisation, Transfer
 from ..reports import staff_emails  # one list of staff recipients for every alert
 from ..rules import refuse_left_destination, window_start
@@ -376,6 +376,8 @@ def _manual_transfer_insert(origin: Student, destination: Student, *, user: User
         with transaction.atomic():
             transfer = Transfer.for_pair(origin, destination, now=now, kind=Kind.MANUAL, user=user)
             transfer.save()
+            # A new row in both histories: their cached row totals are renewed once this commits.
+            invalidate_history_counts([origin.establishment_id, destination.establishment_id])
             return transfer
     except IntegrityError:
         raise _already_decided_error() from None
