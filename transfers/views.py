@@ -16,7 +16,6 @@ from typing import Any, cast
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Page, Paginator
-from django.db.models import QuerySet
 from django.http import HttpResponse, HttpResponseBadRequest, QueryDict, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
@@ -32,7 +31,6 @@ from establishments.models import Establishment
 
 from . import history, reports, waiting
 from .charts import chart_description, month_label, monthly_chart_svg
-from .models import Transfer
 
 PAGE_SIZE = 25
 DIRECTIONS = {"recus": history.RECEIVED, "partis": history.SENT}
@@ -134,7 +132,12 @@ class _CountedPaginator(Paginator):
 
 
 def _table(
-    request: SchoolRequest, transfers, direction: str, page_key: str, total: int | None = None
+    request: SchoolRequest,
+    transfers,
+    direction: str,
+    page_key: str,
+    total: int | None = None,
+    filters: dict[str, Any] | None = None,
 ) -> dict:
     # The rows are counted on the selector's queryset: the columns' joins would make PostgreSQL
     # count by scanning the table (11 ms at 15,000 rows) instead of the establishment's index (2 ms).
@@ -143,7 +146,13 @@ def _table(
         Paginator(transfers, PAGE_SIZE) if total is None else _CountedPaginator(transfers, PAGE_SIZE, total)
     )
     page: Page = paginator.get_page(request.GET.get(page_key))
-    lines = history.page_lines(cast(QuerySet[Transfer], page.object_list), direction)  # the slice
+    lines = history.page_line_values(
+        request.establishment,
+        direction,
+        **(filters or {}),
+        offset=(page.number - 1) * PAGE_SIZE,
+        limit=PAGE_SIZE,
+    )
     report_url = _report_url(request.establishment) if direction == history.SENT else None
     return {
         "page": page,
@@ -208,9 +217,15 @@ def transfer_history(request: SchoolRequest) -> HttpResponse:
             history.RECEIVED,
             "page_recus",
             received,
+            filters,
         ),
         "sent": _table(
-            request, history.transfers_sent(establishment, **filters), history.SENT, "page_partis", sent
+            request,
+            history.transfers_sent(establishment, **filters),
+            history.SENT,
+            "page_partis",
+            sent,
+            filters,
         ),
         "chart": _chart(tuple(counts)),
         "filter_query": _filter_query(request),

@@ -170,3 +170,47 @@ def test_the_page_rows_say_what_history_rows_say_of_every_kind_of_row(establishm
             (r.date, r.student, r.other, r.done, r.reason, r.kind_label, r.public_id) for r in rows
         ] == expected
         assert {"ROUX Éva", "GARNIER Zoé", history.DELETED_STUDENT} <= {r.student for r in rows}
+
+
+# --- the page's query (history.page_line_values): the rows page_lines gives, for every shape ------
+
+SHAPES = [
+    {},
+    {"since": datetime.date(2026, 9, 10)},
+    {"until": datetime.date(2026, 9, 20)},
+    {"since": datetime.date(2026, 9, 5), "until": datetime.date(2026, 9, 25)},
+    {"done": True},
+    {"done": False},
+    {"since": datetime.date(2026, 9, 1), "until": datetime.date(2026, 9, 30), "done": False},
+]
+
+
+@pytest.mark.parametrize("direction", [history.RECEIVED, history.SENT])
+@pytest.mark.parametrize("filters", SHAPES, ids=lambda f: "-".join(f) or "unfiltered")
+def test_the_page_query_reads_the_rows_page_lines_reads(renoir, direction, filters):
+    school, elsewhere = EstablishmentFactory(uai="0750654D"), EstablishmentFactory(uai="0130001F")
+    for day in range(1, 31):
+        at = datetime.datetime(2026, 9, day, 12 if day % 3 else 0, 0, tzinfo=PARIS)
+        received(school, renoir, created_at=at)
+        sent(school, renoir, created_at=at)
+        RefusedTransferFactory(origin_establishment=renoir, destination_establishment=school, created_at=at)
+        RefusedTransferFactory(origin_establishment=school, destination_establishment=renoir, created_at=at)
+        received(elsewhere, renoir, created_at=at)  # another school's rows: never on this page
+    gone = received(school, renoir, created_at=datetime.datetime(2026, 9, 15, tzinfo=PARIS))
+    gone.destination_student.delete()  # "élève supprimé"
+    TransferFactory(
+        origin_establishment=school,
+        destination_establishment=renoir,
+        created_at=gone.created_at,
+        undone_at=UNDONE_AT,
+    )
+
+    selector = history.SELECTORS[direction]
+    expected = list(history.page_lines(selector(school, **filters), direction))
+    pages = [
+        history.page_line_values(school, direction, **filters, offset=offset, limit=7)
+        for offset in range(0, len(expected) + 7, 7)
+    ]
+
+    assert [line for lines in pages for line in lines] == expected
+    assert expected  # every shape above holds rows
