@@ -351,7 +351,9 @@ def _page_sql(direction: str, since: bool, until: bool, done: bool) -> str:
     quote = connection.ops.quote_name
 
     def column(name: str) -> str:
-        return "t." + quote(Transfer._meta.get_field(name).column)
+        field = Transfer._meta.get_field(name)
+        assert isinstance(field, Field) and field.column  # a column of Transfer, not a reverse relation
+        return "t." + quote(field.column)
 
     conditions = [f"{column(_SIDE_COLUMN[direction])} = %s"]
     conditions += [f"{column('created_at')} >= %s"] * since + [f"{column('created_at')} < %s"] * until
