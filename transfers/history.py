@@ -161,10 +161,40 @@ CSV_HEADERS = {
 
 # The columns of one CSV line, read as tuples: building model instances for each row and its joins
 # was most of the export's time (BENCHMARKS.md).
-_CSV_COLUMNS = {
+# The viewer's own student record and the other establishment, per table: what the CSV export and
+# the page read of each row (as tuples of columns, _line_columns).
+_LINE_SIDES = {
     RECEIVED: ("destination_student", "origin_establishment"),
     SENT: ("origin_student", "destination_establishment"),
 }
+
+
+def _line_columns(direction: str) -> tuple[str, ...]:
+    """The columns both the CSV export and the page read, in the order they unpack them."""
+    own, other = _LINE_SIDES[direction]
+    return (
+        "created_at",
+        f"{own}_id",
+        f"{own}__last_name",
+        f"{own}__first_name",
+        "student_name",
+        f"{other}__uai",
+        f"{other}__name",
+        "done",
+        "cause",
+        "kind",
+        "undone_at",
+        "undo_reason",
+    )
+
+
+def _student_cell(student_id: int | None, last_name: str, first_name: str, student_name: str) -> str:
+    """The viewer's own student, from the two columns read (Student.display_name without a model
+    instance per row: that was 60 % of the export's time, BENCHMARKS.md "web"), or the name kept
+    when the record was deleted."""
+    if student_id is not None:
+        return _display_name(_Name(last_name, first_name))
+    return student_name or DELETED_STUDENT
 
 
 def copied_headers() -> list[str]:
@@ -205,24 +235,9 @@ def csv_rows(transfers: QuerySet[Transfer], direction: str) -> Iterator[list[str
         "Type",
         *copied_headers(),
     ]
-    own, other = _CSV_COLUMNS[direction]
     causes = {value: str(label) for value, label in Cause.choices}
     kinds = {value: str(label) for value, label in Kind.choices}
-    lines = transfers.values_list(
-        "created_at",
-        f"{own}_id",
-        f"{own}__last_name",
-        f"{own}__first_name",
-        "student_name",
-        f"{other}__uai",
-        f"{other}__name",
-        "done",
-        "cause",
-        "kind",
-        "undone_at",
-        "undo_reason",
-        *COPIED_COUNTERS.values(),
-    )
+    lines = transfers.values_list(*_line_columns(direction), *COPIED_COUNTERS.values())
     for (
         created_at,
         student_id,
@@ -238,12 +253,7 @@ def csv_rows(transfers: QuerySet[Transfer], direction: str) -> Iterator[list[str
         undo_reason,
         *copied,
     ) in lines.iterator(chunk_size=CSV_CHUNK_SIZE):
-        if student_id is not None:
-            # Student's own display_name, on the two columns read: building a model instance per
-            # row was 60 % of the export's time (BENCHMARKS.md, "web").
-            student = _display_name(_Name(last_name, first_name))
-        else:
-            student = student_name or DELETED_STUDENT
+        student = _student_cell(student_id, last_name, first_name, student_name)
         if not origin_is_shown(direction, done):
             uai, name = HIDDEN_ORIGIN, HIDDEN_ORIGIN
         yield [
@@ -282,31 +292,10 @@ class PageRow(NamedTuple):
 
 FORCED_DESPITE = "Forcé par l'assistance malgré : "
 
-# The columns of PageRow, read as tuples (the CSV export's reason too, _CSV_COLUMNS).
-_PAGE_COLUMNS = {
-    RECEIVED: ("destination_student", "origin_establishment"),
-    SENT: ("origin_student", "destination_establishment"),
-}
-
 
 def page_lines(transfers: QuerySet[Transfer], direction: str) -> QuerySet[Transfer, tuple[Any, ...]]:
     """``transfers`` (a selector's queryset) as the tuples :func:`page_rows` reads; paginate this."""
-    own, other = _PAGE_COLUMNS[direction]
-    return transfers.values_list(
-        "created_at",
-        f"{own}_id",
-        f"{own}__last_name",
-        f"{own}__first_name",
-        "student_name",
-        f"{other}__uai",
-        f"{other}__name",
-        "done",
-        "cause",
-        "kind",
-        "undone_at",
-        "undo_reason",
-        "public_id",
-    )
+    return transfers.values_list(*_line_columns(direction), "public_id")
 
 
 # The page's own query, written once per shape (which filters it has) on PostgreSQL: Django
@@ -347,7 +336,7 @@ def page_line_values(
 
 @functools.lru_cache(maxsize=16)
 def _page_sql(direction: str, since: bool, until: bool, done: bool) -> str:
-    own_student, other_establishment = _PAGE_COLUMNS[direction]
+    own_student, other_establishment = _LINE_SIDES[direction]
     quote = connection.ops.quote_name
 
     def column(name: str) -> str:
@@ -402,10 +391,7 @@ def page_rows(
         undo_reason,
         public_id,
     ) in lines:
-        if student_id is not None:
-            student = _display_name(_Name(last_name, first_name))
-        else:
-            student = student_name or DELETED_STUDENT
+        student = _student_cell(student_id, last_name, first_name, student_name)
         if undone_at is not None:
             reason = undone_label(undone_at, undo_reason)
         elif not cause:
