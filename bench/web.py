@@ -4,7 +4,9 @@ An establishment with N history rows (3/4 received, 1/4 sent); its history page 
 served by gunicorn on loopback with production settings (DEBUG off), driven by C concurrent
 clients for S seconds each (a small bounded load generator: one thread per client, one connection
 per request, as gunicorn's sync workers close them). Prints requests per second, p50 / p95 / p99
-latency, and the gunicorn workers' resident memory before and after the CSV load.
+latency, the CPU time each request cost the web server, the database server and the load
+generator (the three share the machine's cores: at saturation, their sum bounds the throughput),
+and the gunicorn workers' resident memory before and after the CSV load.
 
     python -m bench web [--rows 20000] [--clients 8] [--seconds 10] [--rounds 3] [--workers 5]
 
@@ -158,6 +160,60 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _cpu_ticks(pids: list[int]) -> dict[int, int]:
+    """User + system CPU time of each of these processes so far, in clock ticks."""
+    ticks = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited meanwhile
+        ticks[pid] = int(fields[11]) + int(fields[12])
+    return ticks
+
+
+def _seconds_since(before: dict[int, int], after: dict[int, int]) -> float:
+    """CPU seconds spent between two readings by the processes alive at the second (a process started
+    meanwhile counts whole; one that exited meanwhile is lost, which only under-counts)."""
+    return sum(ticks - before.get(pid, 0) for pid, ticks in after.items()) / os.sysconf("SC_CLK_TCK")
+
+
+def _postgres_pids() -> list[int]:
+    pids = []
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if comm.read_text().strip() == "postgres":
+                pids.append(int(comm.parent.name))
+        except OSError:
+            continue
+    return pids
+
+
+@dataclass
+class CpuShares:
+    """Where the machine's CPU went during a load, in seconds: the web server (gunicorn's master and
+    workers), the database server (every PostgreSQL process on the machine) and this load generator."""
+
+    server: float = 0.0
+    database: float = 0.0
+    generator: float = 0.0
+
+
+class CpuMeter:
+    def __init__(self, master: int):
+        self.master = master
+        self.server = _cpu_ticks([master, *_children(master)])
+        self.database = _cpu_ticks(_postgres_pids())
+        self.generator = time.process_time()
+
+    def spent(self) -> CpuShares:
+        return CpuShares(
+            _seconds_since(self.server, _cpu_ticks([self.master, *_children(self.master)])),
+            _seconds_since(self.database, _cpu_ticks(_postgres_pids())),
+            time.process_time() - self.generator,
+        )
+
+
 def workers_memory(master: int) -> tuple[float, float]:
     """(largest resident set now, largest peak resident set) of the workers, in MB."""
     rss, hwm = [0.0], [0.0]
@@ -184,6 +240,7 @@ class Load:
     errors: int = 0
     bytes: int = 0
     seconds: float = 0.0
+    cpu: CpuShares = field(default_factory=CpuShares)
 
     def percentile(self, p: float, values: list[float] | None = None) -> float:
         values = sorted(self.latencies if values is None else values)
@@ -206,7 +263,7 @@ def get(port: int, path: str, cookie: str) -> tuple[int, float, float, int]:
         conn.close()
 
 
-def drive(port: int, path: str, cookie: str, clients: int, seconds: float) -> Load:
+def drive(port: int, path: str, cookie: str, clients: int, seconds: float, master: int) -> Load:
     load, lock = Load(), threading.Lock()
     deadline = time.perf_counter() + seconds
 
@@ -225,22 +282,27 @@ def drive(port: int, path: str, cookie: str, clients: int, seconds: float) -> Lo
                 load.bytes += size
 
     threads = [threading.Thread(target=client) for _ in range(clients)]
-    start = time.perf_counter()
+    meter, start = CpuMeter(master), time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     load.seconds = time.perf_counter() - start
+    load.cpu = meter.spent()
     return load
 
 
 def _line(label: str, load: Load) -> str:
     done = len(load.latencies)
+    per_request = {name: seconds * 1000 / max(done, 1) for name, seconds in vars(load.cpu).items()}
     return (
         f"  {label:<22} {done / load.seconds:7.1f} req/s  p50 {load.percentile(50):6.0f} ms  "
         f"p95 {load.percentile(95):6.0f} ms  p99 {load.percentile(99):6.0f} ms  "
         f"({done} requests, {load.errors} errors, "
-        f"first byte p50 {load.percentile(50, load.first_bytes):.0f} ms)"
+        f"first byte p50 {load.percentile(50, load.first_bytes):.0f} ms)\n"
+        f"  {'':<22} CPU per request: server {per_request['server']:.1f} ms, database "
+        f"{per_request['database']:.1f} ms, load generator {per_request['generator']:.1f} ms "
+        f"({sum(vars(load.cpu).values()) / load.seconds:.2f} of {os.cpu_count()} cores busy)"
     )
 
 
@@ -290,9 +352,9 @@ def main(argv: list[str]) -> int:
         get(port, page, cookie)
         rounds = []
         for _round in range(args.rounds):
-            page_load = drive(port, page, cookie, args.clients, args.seconds)
+            page_load = drive(port, page, cookie, args.clients, args.seconds, server.pid)
             after_page = workers_memory(server.pid)
-            csv_load = drive(port, csv, cookie, args.clients, args.seconds)
+            csv_load = drive(port, csv, cookie, args.clients, args.seconds, server.pid)
             after_csv = workers_memory(server.pid)
             rounds.append((page_load, csv_load, load_average()))
     finally:

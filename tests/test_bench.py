@@ -85,6 +85,7 @@ def test_the_web_benchmark_serves_the_history_and_its_export(bench_postgres_url)
     assert "history page" in out and "CSV export (received)" in out
     assert " 0 errors" in out and "history page p95, median of the rounds" in out
     assert "CSV exports of 30 rows per second" in out and "load average" in out
+    assert re.search(r"CPU per request: server \d+\.\d ms, database \d+\.\d ms, load generator", out)
 
 
 def test_the_import_benchmark_runs_on_postgresql_without_any_settings(bench_postgres_url):
