@@ -154,9 +154,11 @@ def _table(
         limit=PAGE_SIZE,
     )
     report_url = _report_url(request.establishment) if direction == history.SENT else None
+    rows = [_row_html(row) for row in history.page_rows(lines, direction, report_url)]
     return {
         "page": page,
-        "rows": [_row_html(row) for row in history.page_rows(lines, direction, report_url)],
+        # One string: fifty {{ row }} nodes were 0.3 ms of the page's template.
+        "rows": mark_safe("".join(rows)),  # noqa: S308 - _row_html escapes each row's values
         "page_key": page_key,
         "query": _query_without(request, page_key),
     }
