@@ -11,6 +11,8 @@ import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from transfers import history
@@ -214,3 +216,27 @@ def test_the_page_query_reads_the_rows_page_lines_reads(renoir, direction, filte
 
     assert [line for lines in pages for line in lines] == expected
     assert expected  # every shape above holds rows
+
+
+def test_the_page_query_is_prepared_once_per_connection_and_again_on_a_new_one(
+    require_postgres, transactional_db, client_for, principal, establishment, renoir
+):
+    # Transactional: a connection closed inside the test's own transaction could not be reopened.
+    received(establishment, renoir, created_at=at(10))
+    sent(establishment, renoir, created_at=at(11))
+    client = client_for(principal)
+
+    def view() -> tuple[int, int, int]:
+        """(PREPAREs sent, rows received, rows sent) for one view of the page."""
+        with CaptureQueriesContext(connection) as queries:
+            response = page(client, establishment)
+        prepares = sum("PREPARE" in query["sql"] for query in queries.captured_queries)
+        return prepares, len(table(response, "recus")), len(table(response, "partis"))
+
+    first, second = view(), view()
+    connection.close()  # as CONN_MAX_AGE or a lost server would: the next request opens a new one
+    after_reconnection = view()
+
+    assert first == (2, 1, 1)  # one statement per table
+    assert second == (0, 1, 1)
+    assert after_reconnection == (2, 1, 1)
