@@ -336,8 +336,10 @@ def page_line_values(
 # 1.3 ms of server CPU, twice per page. The query is prepared once per database connection (which
 # CONN_MAX_AGE keeps across requests) and executed with its generic plan: the same index scan of
 # the establishment's rows whatever the values. Only prepared statements follow plan_cache_mode;
-# psycopg2 sends every other query unprepared. A pooler in transaction mode would lose them: use
-# session pooling, or none (docs/operations.md).
+# psycopg2 sends every other query unprepared. (A first page view inside a transaction that rolls
+# back undoes the SET but not the PREPARE: that connection then re-plans each time, slower, never
+# wrong.) A pooler in transaction mode would lose the statements: use session pooling, or none
+# (docs/operations.md).
 _prepared_on: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
 
 
