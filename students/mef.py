@@ -11,12 +11,13 @@ from dataclasses import dataclass
 
 MEF_LENGTH = 11
 
-# Dispositif ranges of docs/formats.md; any other dispositif is kept as its three digits, which still
-# compares correctly between two enrolments of the same dispositif.
+# Dispositif ranges of docs/formats.md (31x–32x BTS: 320 is the BTS in two years); any other
+# dispositif is kept as its three digits, which still compares correctly between two enrolments of
+# the same dispositif.
 _LEVELS: tuple[tuple[range, str], ...] = (
     (range(240, 243), "CAP"),
     (range(245, 248), "BAC PRO"),
-    (range(310, 313), "BTS"),
+    (range(310, 330), "BTS"),
 )
 
 
