@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from establishments.models import Establishment
+from students.mef import diploma_of
 from students.models import PassportEntry
 from tests.factories import (
     EstablishmentFactory,
@@ -204,6 +205,28 @@ def test_a_different_diploma_is_decided_not_transferred_with_its_cause(old_schoo
         "Changement de diplôme",
     )
     assert not PassportEntry.objects.filter(student=destination).exists()
+
+
+def test_a_bts_in_one_year_and_the_bts_in_two_years_of_one_specialite_are_the_same_diploma(
+    old_school, new_school
+):
+    # The diploma fields as an import stores them (students.services._diploma_values): 311 and 320
+    # are both BTS dispositifs (docs/formats.md).
+    def enrolment(mef_code: str) -> dict:
+        diploma = diploma_of(mef_code)
+        return {
+            "mef_code": mef_code,
+            "diploma_level": diploma.level,
+            "diploma_specialite": diploma.specialite,
+        }
+
+    passport(left(old_school, paris(2026, 9, 5), **enrolment("31131210110")))
+    destination = arrived(new_school, paris(2026, 9, 8), **enrolment("32031210220"))
+
+    run_matching(NOW)
+
+    assert only_row().done
+    assert PassportEntry.objects.filter(student=destination).exists()
 
 
 @pytest.mark.parametrize(
