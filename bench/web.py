@@ -148,14 +148,20 @@ def start_gunicorn(port: int, workers: int, env: dict) -> subprocess.Popen:
     raise SystemExit("gunicorn did not start")
 
 
+def _stat_fields(stat: Path) -> list[str] | None:
+    """The fields of a /proc/<pid>/stat after the command's name (which may hold spaces): the
+    parent's pid is [1], user and system CPU ticks [11] and [12]; None if the process has exited."""
+    try:
+        return stat.read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
 def _children(pid: int) -> list[int]:
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
+        fields = _stat_fields(stat)
+        if fields is not None and int(fields[1]) == pid:
             found.append(int(stat.parent.name))
     return found
 
@@ -164,11 +170,9 @@ def _cpu_ticks(pids: list[int]) -> dict[int, int]:
     """User + system CPU time of each of these processes so far, in clock ticks."""
     ticks = {}
     for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # exited meanwhile
-        ticks[pid] = int(fields[11]) + int(fields[12])
+        fields = _stat_fields(Path(f"/proc/{pid}/stat"))
+        if fields is not None:  # else exited meanwhile
+            ticks[pid] = int(fields[11]) + int(fields[12])
     return ticks
 
 
