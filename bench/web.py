@@ -11,7 +11,9 @@ and the gunicorn workers' resident memory before and after the CSV load.
     python -m bench web [--rows 20000] [--clients 8] [--seconds 10] [--rounds 3] [--workers 5]
 
 Each load runs ``--rounds`` times (page, then export, alternately); the figures are the medians
-over the rounds, each round's are printed with the load average of the machine.
+over the rounds, each round's are printed with the load average of the machine. Before the first
+load, the page and the export are fetched once and checked (the page shows its two tables' first
+rows, the export every received row): the benchmark stops rather than time a wrong answer.
 """
 
 from __future__ import annotations
@@ -267,6 +269,35 @@ def get(port: int, path: str, cookie: str) -> tuple[int, float, float, int]:
         conn.close()
 
 
+def _body(port: int, path: str, cookie: str) -> bytes:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        conn.request("GET", path, headers={"Cookie": f"sessionid={cookie}"})
+        response = conn.getresponse()
+        if response.status != 200:
+            raise SystemExit(f"GET {path} answered {response.status}, not 200")
+        return response.read()
+    finally:
+        conn.close()
+
+
+def check_answers(port: int, page: str, csv: str, cookie: str, rows: int) -> tuple[int, int]:
+    """Fail unless the page shows its two tables' first rows and the export every received row, so
+    that no figure is ever measured on a wrong answer (a login page, an empty list); their sizes."""
+    from transfers.views import PAGE_SIZE
+
+    received = rows * 3 // 4
+    html, export = _body(port, page, cookie), _body(port, csv, cookie)
+    shown = html.count(b"<tr><td>")  # one per history row (transfers.views._row_html)
+    expected = min(PAGE_SIZE, received) + min(PAGE_SIZE, rows - received)
+    if shown != expected:
+        raise SystemExit(f"the history page shows {shown} rows, not {expected}")
+    exported = export.count(b"\n") - 1  # a header line, then one line per received row
+    if exported != received:
+        raise SystemExit(f"the export holds {exported} rows, not {received}")
+    return len(html), len(export)
+
+
 def drive(port: int, path: str, cookie: str, clients: int, seconds: float, master: int) -> Load:
     load, lock = Load(), threading.Lock()
     deadline = time.perf_counter() + seconds
@@ -351,9 +382,7 @@ def main(argv: list[str]) -> int:
     server = start_gunicorn(port, args.workers, env)
     try:
         page, csv = f"/etablissements/{uai}/transferts/", f"/etablissements/{uai}/transferts/export.csv"
-        status, _first, _total, size = get(port, csv, cookie)  # warm up, and check the export
-        assert status == 200, status
-        get(port, page, cookie)
+        page_size, size = check_answers(port, page, csv, cookie, args.rows)  # and warm up
         rounds = []
         for _round in range(args.rounds):
             page_load = drive(port, page, cookie, args.clients, args.seconds, server.pid)
@@ -373,7 +402,7 @@ def main(argv: list[str]) -> int:
     )
     for number, (page_load, csv_load, load) in enumerate(rounds, 1):
         print(f" round {number} ({load})")
-        print(_line("history page", page_load))
+        print(_line("history page", page_load) + f"  {page_size / 1e3:.0f} kB each")
         print(_line("CSV export (received)", csv_load) + f"  {size / 1e6:.1f} MB each")
     page_p95 = statistics.median(page_load.percentile(95) for page_load, _csv, _load in rounds)
     exports = statistics.median(len(csv.latencies) / csv.seconds for _page, csv, _load in rounds)

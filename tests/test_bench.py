@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import http.server
 import os
 import re
 import subprocess
 import sys
+import threading
 from contextlib import closing
 from pathlib import Path
 
@@ -86,6 +88,49 @@ def test_the_web_benchmark_serves_the_history_and_its_export(bench_postgres_url)
     assert " 0 errors" in out and "history page p95, median of the rounds" in out
     assert "CSV exports of 30 rows per second" in out and "load average" in out
     assert re.search(r"CPU per request: server \d+\.\d ms, database \d+\.\d ms, load generator", out)
+    assert re.search(r"cores busy\)  \d+ kB each", out)  # the page was checked before the load
+
+
+@pytest.fixture
+def answering(request):
+    """A local HTTP server answering every GET with the body its test sets: its port."""
+    bodies: dict[str, bytes] = {}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the standard library's name
+            body = bodies.get(self.path, b"")
+            self.send_response(200 if self.path in bodies else 302)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    request.addfinalizer(server.shutdown)
+    return server.server_address[1], bodies
+
+
+def test_the_web_benchmark_refuses_to_measure_a_wrong_answer(answering):
+    from bench.web import check_answers
+
+    port, bodies = answering
+    row = b"<tr><td>01/09/2026</td></tr>"
+    bodies["/page"], bodies["/csv"] = b"<table>" + row * 35, b"header\n" + b"line\n" * 30
+
+    sizes = (len(bodies["/page"]), len(bodies["/csv"]))
+    assert check_answers(port, "/page", "/csv", "cookie", rows=40) == sizes
+
+    bodies["/page"] = b"<table>" + row * 25  # the sent table's rows are missing
+    with pytest.raises(SystemExit, match="shows 25 rows, not 35"):
+        check_answers(port, "/page", "/csv", "cookie", rows=40)
+    bodies["/page"], bodies["/csv"] = b"<table>" + row * 35, b"header\n" + b"line\n" * 29
+    with pytest.raises(SystemExit, match="holds 29 rows, not 30"):
+        check_answers(port, "/page", "/csv", "cookie", rows=40)
+    with pytest.raises(SystemExit, match="answered 302"):  # a login redirect, say
+        check_answers(port, "/login", "/csv", "cookie", rows=40)
 
 
 def test_the_import_benchmark_runs_on_postgresql_without_any_settings(bench_postgres_url):
