@@ -90,10 +90,14 @@ def _process_batch(run: MatchingRun, destination_ids: list[int], now: datetime) 
     with transaction.atomic():
         # Claim: a destination locked by another worker is skipped; it will be seen next run.
         # Re-checked under the lock: an import may have deactivated a destination since it was listed.
+        # In id order, not the model's order by name: the decisions, hence the history rows and
+        # the copies, are written in it, and new arrivals hold the highest student ids, so each
+        # copied entry lands on the right edge of the four passport indexes led by the student,
+        # where PostgreSQL inserts without descending the tree (docs/transfers.md §6).
         destinations = list(
-            Student.objects.select_for_update(skip_locked=True, of=("self",)).filter(
-                destination_conditions(window_start(now), now), pk__in=destination_ids
-            )
+            Student.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(destination_conditions(window_start(now), now), pk__in=destination_ids)
+            .order_by("pk")
         )
         rows = _write_decisions(batch_decisions(destinations, now), run, now)
         copy_passports(rows, now=now)

@@ -424,3 +424,21 @@ def test_the_new_school_administrators_get_one_email_after_the_transfer(
     assert len(mailoutbox) == 1
     assert mailoutbox[0].to == ["admin@renoir.example.org"]
     assert destination.last_name not in mailoutbox[0].body and INE not in mailoutbox[0].body
+
+
+def test_a_batch_writes_its_rows_and_copies_in_the_order_of_its_destinations(old_school, new_school):
+    # The copies' insertion order is what keeps the passport indexes cheap (docs/transfers.md §6);
+    # students are listed by name elsewhere, and these names run against their ids.
+    movers = [(f"{n:09d}AA", f"NOM{19 - n:02d}") for n in range(20)]
+    for ine, name in movers:
+        passport(left(old_school, paris(2026, 9, 5, 18, 0), ine=ine, last_name=name), 2)
+    arrivals = [arrived(new_school, paris(2026, 9, 8, 7, 0), ine=ine, last_name=name) for ine, name in movers]
+
+    run_matching(NOW)
+
+    decided = list(Transfer.objects.order_by("pk").values_list("destination_student_id", flat=True))
+    assert decided == sorted(a.pk for a in arrivals)
+    copied = list(
+        PassportEntry.objects.filter(student__in=arrivals).order_by("pk").values_list("student_id", flat=True)
+    )
+    assert len(copied) == 40 and copied == sorted(copied)
