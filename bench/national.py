@@ -83,6 +83,53 @@ def _drop(url: str, name: str) -> None:
         cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+# --- what the server wrote ------------------------------------------------------------------
+
+# Both sides are bound by writing (BENCHMARKS.md, "national"): the WAL they generate, the full-page
+# images that follow each checkpoint, and the checkpoints that a WAL volume above max_wal_size
+# requests. Read cluster-wide, which is exact here because nothing else runs during a side.
+SERVER_SETTINGS = (
+    "SELECT current_setting('server_version'), current_setting('shared_buffers'),"
+    " current_setting('max_wal_size'), current_setting('checkpoint_timeout')"
+)
+WRITE_COUNTERS = (
+    "SELECT pg_current_wal_lsn()::text, w.wal_fpi, b.checkpoints_req + b.checkpoints_timed"
+    " FROM pg_stat_wal w, pg_stat_bgwriter b"
+)
+
+
+def server_settings(url: str) -> str:
+    with _cursor(_url_with_name(url, "postgres")) as cursor:
+        cursor.execute(SERVER_SETTINGS)
+        version, buffers, wal, timeout = cursor.fetchone()
+    return f"PostgreSQL {version}: shared_buffers {buffers}, max_wal_size {wal}, checkpoint_timeout {timeout}"
+
+
+def _lsn_bytes(lsn: str) -> int:
+    high, low = lsn.split("/")
+    return (int(high, 16) << 32) + int(low, 16)
+
+
+def write_counters(url: str) -> tuple[int, int, int]:
+    """WAL position in bytes, full-page images and checkpoints so far, for the whole server."""
+    # A backend that just ended flushes its WAL statistics as it exits, a moment later.
+    time.sleep(0.5)
+    with _cursor(_url_with_name(url, "postgres")) as cursor:
+        cursor.execute(WRITE_COUNTERS)
+        lsn, images, checkpoints = cursor.fetchone()
+    return _lsn_bytes(lsn), images, checkpoints
+
+
+def writes_between(before: tuple[int, int, int], after: tuple[int, int, int]) -> dict[str, float]:
+    wal, images, checkpoints = (end - start for start, end in zip(before, after, strict=True))
+    return {"wal_mb": wal / 2**20, "images": images, "checkpoints": checkpoints}
+
+
+def describe_writes(writes: dict[str, float]) -> str:
+    images, checkpoints = writes["images"], writes["checkpoints"]
+    return f"WAL {writes['wal_mb']:,.0f} MB, {images:,.0f} full-page images, {checkpoints:g} checkpoints"
+
+
 # --- the data set ----------------------------------------------------------------------------
 
 
@@ -489,12 +536,16 @@ def _pair(url: str, template: str, now: datetime, args, sink: SmtpSink, floor_fi
     for side in ("floor", "job") if floor_first else ("job", "floor"):
         clone = f"{template}_{side}"
         clone_url = _url_with_name(url, clone)
+        # CREATE DATABASE … FILE_COPY runs an immediate checkpoint: each side starts from a clean one.
         _recreate(url, clone, template=template)
+        before = write_counters(url)
         if side == "floor":
             result["floor"], result["floor_copied"] = floor(clone_url, now)
+            result["floor_writes"] = writes_between(before, write_counters(url))
         else:
             messages, connections = sink.messages, sink.connections
             result["job"] = _run_job(clone_url, now, args.batch_size, sink.url)
+            result["job_writes"] = writes_between(before, write_counters(url))
             result["messages"] = sink.messages - messages
             result["connections"] = sink.connections - connections
             result["job_copied"] = copied(clone_url)
@@ -543,6 +594,7 @@ def main(argv: list[str]) -> int:
         f"  data set built in {steps['insert']:.1f} s (+ migrate {migrated:.1f} s, "
         f"VACUUM ANALYZE {steps['vacuum']:.1f} s); {_table_sizes(url)}"
     )
+    print(f"  {server_settings(url)}")
     pairs = []
     with SmtpSink() as sink:
         for run in range(args.runs):
@@ -552,6 +604,10 @@ def main(argv: list[str]) -> int:
             print(
                 f"  run {run + 1}: floor {pair['floor']:.2f} s, job {pair['job']['seconds']:.2f} s "
                 f"(e-mails {pair['job']['email_seconds']:.2f} s), job / floor {ratio:.2f}; {load_average()}"
+            )
+            print(
+                f"    floor {describe_writes(pair['floor_writes'])};"
+                f" job {describe_writes(pair['job_writes'])}"
             )
     if not args.keep:
         _drop(url, name)
@@ -579,6 +635,12 @@ def _report(pairs: list[dict]) -> None:
         f"median {email_seconds:.2f} s = {email_seconds / seconds if seconds else 0:.1%} of the job; "
         f"job / floor without them {statistics.median(without) if without else 0:.2f}"
     )
+    for side in ("floor", "job"):
+        writes = {
+            key: statistics.median(p[f"{side}_writes"][key] for p in pairs)
+            for key in pairs[0][f"{side}_writes"]
+        }
+        print(f"  {side}: median {describe_writes(writes)}")
     print(
         f"  pairs decided {first['pairs']:,}, transfers done {first['transfers']:,}, "
         f"entries copied {first['entries']:,} ({first['entries'] / seconds:,.0f} entries/s)"

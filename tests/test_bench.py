@@ -75,6 +75,10 @@ def test_the_national_benchmark_copies_what_the_floor_copies(bench_postgres_url)
     assert "job / floor" in out and "SQL statements issued by the job" in out
     assert re.search(r"e-mails: [1-9]\d* messages over 1 SMTP connection\(s\)", out)
     assert "second run (nothing to do)" in out and "0 pairs" in out
+    # What each side wrote, since writing bounds both (BENCHMARKS.md, "national").
+    assert re.search(r"shared_buffers \S+, max_wal_size \S+, checkpoint_timeout \S+", out)
+    assert re.search(r"floor WAL [\d,]+ MB, [\d,]+ full-page images, \d+ checkpoints; job WAL", out)
+    assert re.search(r"job: median WAL [\d,]+ MB", out)
 
 
 def test_the_web_benchmark_serves_the_history_and_its_export(bench_postgres_url):
