@@ -8,7 +8,9 @@ that finds the same pairs and copies the same entries — and ``run_matching`` i
 (peak RSS, SQL statements), its e-mails sent to a local SMTP sink (``bench/smtp_sink.py``) by their
 task, run eagerly so that their time is the job's; checks that both copied exactly the same
 (destination, source entry) rows, and runs the job a second time. Figures are medians over the
-runs; the ratio is the median of each run's job / floor, measured on identical data.
+runs; the ratio is the median of each run's job / floor, measured on identical data. Beside each
+side's time: the WAL, full-page images and checkpoints it made the server write, which bound
+both sides (BENCHMARKS.md, "national").
 
     python -m bench national [--scale 1] [--runs 3] [--background-entries 0] [--batch-size 500] [--keep]
     python -m bench national-job NOW_ISO BATCH_SIZE      (the child; prints JSON)
