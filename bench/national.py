@@ -95,8 +95,8 @@ SERVER_SETTINGS = (
     " current_setting('max_wal_size'), current_setting('checkpoint_timeout')"
 )
 WRITE_COUNTERS = (
-    "SELECT pg_current_wal_lsn()::text, w.wal_fpi, b.checkpoints_req + b.checkpoints_timed"
-    " FROM pg_stat_wal w, pg_stat_bgwriter b"
+    "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint, w.wal_fpi,"
+    " b.checkpoints_req + b.checkpoints_timed FROM pg_stat_wal w, pg_stat_bgwriter b"
 )
 
 
@@ -107,19 +107,13 @@ def server_settings(url: str) -> str:
     return f"PostgreSQL {version}: shared_buffers {buffers}, max_wal_size {wal}, checkpoint_timeout {timeout}"
 
 
-def _lsn_bytes(lsn: str) -> int:
-    high, low = lsn.split("/")
-    return (int(high, 16) << 32) + int(low, 16)
-
-
 def write_counters(url: str) -> tuple[int, int, int]:
     """WAL position in bytes, full-page images and checkpoints so far, for the whole server."""
     # A backend that just ended flushes its WAL statistics as it exits, a moment later.
     time.sleep(0.5)
     with _cursor(_url_with_name(url, "postgres")) as cursor:
         cursor.execute(WRITE_COUNTERS)
-        lsn, images, checkpoints = cursor.fetchone()
-    return _lsn_bytes(lsn), images, checkpoints
+        return cursor.fetchone()
 
 
 def writes_between(before: tuple[int, int, int], after: tuple[int, int, int]) -> dict[str, float]:
